@@ -1,0 +1,166 @@
+"""Settings: one place for every location, DSN and knob, read from the environment and `.env`.
+
+Embedded defaults put everything under ``CORETELECOMS_HOME`` (default ``./.coretelecoms``) so a
+laptop with no cloud account runs the whole platform. Production swaps in ``s3://`` URIs, DSNs,
+a Google service account and a Snowflake account purely by configuration.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+AGENTS_SHEET_TITLE = "CORETELECOMMS AGENTS"
+AGENTS_SHEET_TAB = "agents"
+SOURCE_DATABASE = "coretelecoms_source"
+CONFORMANCE_DATABASE = "coretelecoms"
+
+
+class Settings(BaseSettings):
+    """Resolved configuration of one platform instance.
+
+    Every field maps to ``CORETELECOMS_<FIELD>``. Locations left unset derive from ``home``.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="CORETELECOMS_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    home: Path = Field(default=Path(".coretelecoms"), description="Root of all local state.")
+
+    # sources
+    source_uri: str | None = Field(
+        default=None, description="Source bucket: a local folder or s3://bucket/prefix."
+    )
+    agents_sheet: str | None = Field(
+        default=None,
+        description="Agents sheet: a Google Sheet id (production) or a local .xlsx path.",
+    )
+    google_service_account_file: Path | None = None
+    sheets_api_base_url: str | None = Field(
+        default=None, description="Override of https://sheets.googleapis.com (tests only)."
+    )
+    source_pg_dsn: SecretStr | None = Field(
+        default=None, description="DSN of the web-form source database (defaults to pg_dsn)."
+    )
+
+    # silver
+    pg_dsn: SecretStr | None = Field(
+        default=None,
+        description="DSN of the conformance database; unset means an embedded pgserver.",
+    )
+    pg_data_dir: Path | None = None
+
+    # bronze
+    lake_uri: str | None = Field(default=None, description="Lake root: a folder or s3:// URI.")
+
+    # S3 (production or moto in tests); credentials fall back to the usual AWS chain.
+    s3_endpoint_url: str | None = None
+    aws_access_key_id: SecretStr | None = None
+    aws_secret_access_key: SecretStr | None = None
+    aws_region: str = "us-east-1"
+
+    # gold
+    warehouse: Literal["duckdb", "snowflake"] = "duckdb"
+    duckdb_path: Path | None = None
+    snowflake_account: str | None = None
+    snowflake_user: str | None = None
+    snowflake_password: SecretStr | None = None
+    snowflake_database: str = "CORETELECOMS"
+    snowflake_schema: str = "RAW"
+    snowflake_warehouse: str | None = None
+    snowflake_role: str | None = None
+    snowflake_host: str | None = Field(default=None, description="Override (fakesnow tests).")
+    snowflake_port: int | None = None
+    snowflake_protocol: str | None = None
+
+    # processing
+    batch_size: int = Field(default=100_000, gt=0)
+    sla_days: int = Field(default=5, gt=0)
+    escalation_window_days: int = Field(default=7, gt=0)
+
+    # notifications
+    slack_webhook_url: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _derive_locations(self) -> Settings:
+        home = self.home.expanduser().absolute()
+        object.__setattr__(self, "home", home)
+        if self.source_uri is None:
+            object.__setattr__(self, "source_uri", str(home / "sources"))
+        if self.agents_sheet is None:
+            object.__setattr__(self, "agents_sheet", str(home / "sheets" / "agents.xlsx"))
+        if self.lake_uri is None:
+            object.__setattr__(self, "lake_uri", str(home / "lake"))
+        if self.pg_data_dir is None:
+            object.__setattr__(self, "pg_data_dir", home / "pgdata")
+        if self.duckdb_path is None:
+            object.__setattr__(self, "duckdb_path", home / "warehouse.duckdb")
+        return self
+
+    @property
+    def embedded_postgres(self) -> bool:
+        """True when no DSN is configured and an embedded pgserver provides Postgres."""
+        return self.pg_dsn is None
+
+    @property
+    def agents_sheet_is_local(self) -> bool:
+        """A path ending in .xlsx is the embedded stand-in; anything else is a Google Sheet id."""
+        return str(self.agents_sheet).lower().endswith(".xlsx")
+
+    @property
+    def airflow_home(self) -> Path:
+        return self.home / "airflow"
+
+    @property
+    def reports_uri(self) -> str:
+        return f"{str(self.lake_uri).rstrip('/')}/reports"
+
+    @property
+    def ground_truth_dir(self) -> Path:
+        """Simulator sidecars live outside the source locations; the pipeline never reads them."""
+        return self.home / "ground_truth"
+
+    def storage_options(self) -> dict[str, Any]:
+        """fsspec/s3fs options for s3:// URIs (endpoint and keys when configured)."""
+        opts: dict[str, Any] = {}
+        if self.s3_endpoint_url:
+            opts["client_kwargs"] = {"endpoint_url": self.s3_endpoint_url}
+        if self.aws_access_key_id and self.aws_secret_access_key:
+            opts["key"] = self.aws_access_key_id.get_secret_value()
+            opts["secret"] = self.aws_secret_access_key.get_secret_value()
+        return opts
+
+    def public_dict(self) -> dict[str, Any]:
+        """Resolved settings safe to print: secrets masked, DSN passwords replaced by ***."""
+        out: dict[str, Any] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                raw = value.get_secret_value()
+                value = mask_dsn(raw) if "://" in raw else "***"
+            elif isinstance(value, Path):
+                value = str(value)
+            out[name] = value
+        out["embedded_postgres"] = self.embedded_postgres
+        out["airflow_home"] = str(self.airflow_home)
+        out["reports_uri"] = self.reports_uri
+        return out
+
+
+_DSN_PASSWORD = re.compile(r"(?P<prefix>://[^:/@]+:)(?P<password>[^@]*)@")
+
+
+def mask_dsn(dsn: str) -> str:
+    """Hide a DSN's password (URI form ``user:pass@`` or keyword form ``password=...``)."""
+    masked = _DSN_PASSWORD.sub(r"\g<prefix>***@", dsn)
+    return re.sub(r"(password=)\S+", r"\1***", masked)
+
+
+def get_settings(**overrides: Any) -> Settings:
+    """Build settings from the environment, with explicit overrides (CLI flags, tests)."""
+    return Settings(**overrides)
