@@ -77,6 +77,11 @@ class Settings(BaseSettings):
     snowflake_host: str | None = Field(default=None, description="Override (fakesnow tests).")
     snowflake_port: int | None = None
     snowflake_protocol: str | None = None
+    snowflake_upload: Literal["auto", "stage", "insert"] = Field(
+        default="auto",
+        description="Snowflake upload: stage (PUT + COPY INTO), insert (batched INSERT, for "
+        "fakesnow), auto (insert for a loopback host).",
+    )
 
     # processing
     batch_size: int = Field(default=100_000, gt=0)

@@ -52,6 +52,12 @@ class Field:
     required: bool = False
     allowed: tuple[str, ...] = ()
     description: str = ""
+    # Plausibility (checked by the DataQualityChecker): this value must not be earlier than the
+    # named field's value (e.g. a call's end vs its start) ...
+    not_before: str | None = None
+    # ... and, for a birth date, the age in whole years it implies at the logical date must lie
+    # in this closed range. Every DATE/TIMESTAMP must also not lie after the logical date.
+    age_range: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)

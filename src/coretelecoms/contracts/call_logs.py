@@ -25,7 +25,7 @@ CALL_LOGS = EntityContract(
         cf.COMPLAINT_CATEGORY,
         cf.AGENT_ID,
         Field("call_started_at", "call_start_time", Rule.TIMESTAMP, required=True),
-        Field("call_ended_at", "call_end_time", Rule.TIMESTAMP),
+        Field("call_ended_at", "call_end_time", Rule.TIMESTAMP, not_before="call_started_at"),
         cf.RESOLUTION_STATUS,
         Field("generated_date", "callLogsGenerationDate", Rule.DATE, required=True),
     ),

@@ -26,7 +26,7 @@ SOCIAL_MEDIA_COMPLAINTS = EntityContract(
         cf.AGENT_ID,
         cf.RESOLUTION_STATUS,
         Field("requested_at", "request_date", Rule.TIMESTAMP, required=True),
-        Field("resolved_at", "resolution_date", Rule.TIMESTAMP),
+        Field("resolved_at", "resolution_date", Rule.TIMESTAMP, not_before="requested_at"),
         Field("media_channel", "media_channel", Rule.ENUM, allowed=MEDIA_CHANNELS),
         Field("generated_date", "MediaComplaintGenerationDate", Rule.DATE, required=True),
     ),

@@ -26,7 +26,7 @@ WEB_FORM_COMPLAINTS = EntityContract(
         cf.AGENT_ID,
         cf.RESOLUTION_STATUS,
         Field("requested_at", "request_date", Rule.TIMESTAMP, required=True),
-        Field("resolved_at", "resolution_date", Rule.TIMESTAMP),
+        Field("resolved_at", "resolution_date", Rule.TIMESTAMP, not_before="requested_at"),
         Field("generated_date", "webFormGenerationDate", Rule.DATE, required=True),
     ),
     natural_key=("request_id",),

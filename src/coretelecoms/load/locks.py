@@ -1,0 +1,75 @@
+"""Advisory locks that serialise loads of the same entity across processes.
+
+Two loads of different entities run in parallel; two loads of the same entity (the same source
+retried by two workers, or two days of one channel updating the same complaints) wait for each
+other. A session-level lock is held for the whole load and released on disconnect, so a process
+killed with ``kill -9`` never leaves it behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+import psycopg
+from psycopg import errors as pg_errors
+
+from coretelecoms.load.errors import TransientLoadError
+
+log = logging.getLogger(__name__)
+
+
+def lock_key(name: str) -> int:
+    """A stable signed 64-bit advisory-lock key for ``name``."""
+    return int.from_bytes(
+        hashlib.sha256(f"coretelecoms:{name}".encode()).digest()[:8], "big", signed=True
+    )
+
+
+def _holder_pid(conn: psycopg.Connection, key: int) -> int | None:
+    unsigned = key & 0xFFFFFFFFFFFFFFFF
+    row = conn.execute(
+        "select pid from pg_locks where locktype = 'advisory' and granted"
+        " and classid::bigint = %s and objid::bigint = %s and objsubid = 1 limit 1",
+        [unsigned >> 32, unsigned & 0xFFFFFFFF],
+    ).fetchone()
+    return None if row is None else int(row[0])
+
+
+def acquire_entity_lock(conn: psycopg.Connection, entity: str, timeout_s: float) -> int:
+    """Take the session advisory lock of ``entity`` on an autocommit connection.
+
+    Logs who holds it when it has to wait. Raises ``TransientLoadError`` after ``timeout_s``.
+    """
+    key = lock_key(f"load:{entity}")
+    if conn.execute("select pg_try_advisory_lock(%s)", [key]).fetchone()[0]:  # type: ignore[index]
+        return key
+    log.warning(
+        "load of %s is waiting: another load of the same entity holds its lock (backend pid %s);"
+        " loads of one entity run one at a time",
+        entity,
+        _holder_pid(conn, key),
+    )
+    conn.execute(f"set lock_timeout = {int(timeout_s * 1000)}")
+    try:
+        conn.execute("select pg_advisory_lock(%s)", [key])
+    except (pg_errors.LockNotAvailable, pg_errors.QueryCanceled) as exc:
+        raise TransientLoadError(
+            f"load of {entity}: gave up after {timeout_s:.0f}s waiting for another load of the "
+            "same entity; retry later"
+        ) from exc
+    finally:
+        conn.execute("reset lock_timeout")
+    log.info("load of %s acquired its lock after waiting", entity)
+    return key
+
+
+def release_lock(conn: psycopg.Connection, key: int) -> None:
+    """Release a lock taken by ``acquire_entity_lock`` (disconnecting also releases it)."""
+    if conn.closed or conn.broken:
+        return
+    try:
+        conn.execute("select pg_advisory_unlock(%s)", [key])
+    except psycopg.Error:
+        # Never mask the error that brought us here; the lock dies with the session anyway.
+        log.warning("could not release advisory lock %s; it is released on disconnect", key)

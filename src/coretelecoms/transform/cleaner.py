@@ -1,0 +1,341 @@
+"""DataCleaner: one pure Polars expression per cleaning rule.
+
+Every function takes an expression over a raw text column (bronze keeps every value as text) and
+returns the cleaned expression; nothing here does I/O or raises on bad data. A value that cannot
+be cleaned becomes null; the DataQualityChecker compares the raw and cleaned values to decide
+whether that null is an issue (the row loads) or a reject (the row cannot load).
+
+All rules treat an empty or whitespace-only string as null, so ``resolution_date = ""`` (how the
+sources spell "unresolved") is simply missing. Cleaning is idempotent: cleaning a cleaned value
+returns it unchanged (a property test holds this).
+
+Reference facts (allowed values, state codes, email typo domains) come from
+:mod:`coretelecoms.contracts`; this module only says how to apply them.
+"""
+
+from __future__ import annotations
+
+import re
+
+import polars as pl
+
+from coretelecoms.contracts.base import Field, Rule
+from coretelecoms.contracts.reference import (
+    EMAIL_DOMAIN_FIXES,
+    STATE_CODES,
+    US_STATES,
+    US_TERRITORIES,
+)
+
+INT32_MAX = 2**31 - 1
+
+_UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+_INT = r"^\+?[0-9]{1,10}(?:\.0+)?$"
+_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+_TIMESTAMP = r"^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}$"
+_EMAIL = (
+    r"^[a-z0-9_%+\-](?:[a-z0-9._%+\-]*[a-z0-9_%+\-])?"
+    r"@(?:[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?\.)+[a-z]{2,}$"
+)
+# The last line of an address: "Darrenland, NY 13297", "APO AA 12094", "San Juan, PR 00901".
+# Not anchored at the start, so the regex engine's fast search finds the last line and only
+# that short span is captured.
+_ADDRESS_LAST_LINE = (
+    r"\n[ \t]*(?P<city>[^\r\n,]*[^\r\n, \t]),?[ \t]+(?P<state>[A-Za-z]{2})[ \t]+"
+    r"(?P<zip>[0-9]{5})(?:-[0-9]{4})?[ \t]*$"
+)
+ADDRESS_PARTS = ("street", "city", "state_code", "state_name", "zip_code")
+"""Columns an ADDRESS field is split into (the customers contract's silver columns)."""
+
+
+def _key(expr: pl.Expr) -> pl.Expr:
+    """Case-, space- and punctuation-insensitive lookup key: 'in progress' ~ 'In-Progress'."""
+    return expr.str.to_lowercase().str.replace_all(r"[^a-z0-9]", "")
+
+
+def _lookup_key(value: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", value.lower())
+
+
+def blank_to_null(expr: pl.Expr) -> pl.Expr:
+    """Strip surrounding whitespace; empty or whitespace-only -> null."""
+    stripped = expr.str.strip_chars()
+    return pl.when(stripped.str.len_bytes() > 0).then(stripped)
+
+
+def clean_uuid(expr: pl.Expr) -> pl.Expr:
+    """A UUID as validated lower-case canonical text (8-4-4-4-12 hex); anything else -> null."""
+    value = expr.str.strip_chars().str.to_lowercase()  # "" fails the pattern: no blank check
+    return pl.when(value.str.contains(_UUID)).then(value)
+
+
+def clean_int_id(expr: pl.Expr) -> pl.Expr:
+    """A non-negative integer id that fits Postgres ``integer`` (``'1000.0'`` from a sheet is
+    1000); anything else -> null. Returns Int32."""
+    value = expr.str.strip_chars()  # "" fails the pattern below
+    number = value.str.replace(r"\.0+$", "").str.replace(r"^\+", "").cast(pl.Int64, strict=False)
+    ok = value.str.contains(_INT) & (number <= INT32_MAX)
+    return pl.when(ok).then(number).cast(pl.Int32)
+
+
+def clean_text_id(expr: pl.Expr) -> pl.Expr:
+    """A source id kept verbatim apart from surrounding whitespace."""
+    return blank_to_null(expr)
+
+
+def collapse_name(expr: pl.Expr) -> pl.Expr:
+    """Stage 1 of name cleaning: trimmed, inner whitespace collapsed, blank -> null."""
+    return blank_to_null(expr).str.replace_all(r"\s+", " ")
+
+
+def title_case_name(value: pl.Expr) -> pl.Expr:
+    """Stage 2: title-case a collapsed name written all upper or all lower case."""
+    one_case = ~(value.str.contains(r"\p{Ll}") & value.str.contains(r"\p{Lu}"))
+    return pl.when(one_case).then(value.str.to_titlecase()).otherwise(value)
+
+
+def clean_person_name(expr: pl.Expr) -> pl.Expr:
+    """Trim, collapse inner whitespace, title-case names written all upper or all lower case.
+
+    Mixed-case names are kept as written, so 'McDonald' or 'DeShawn' are not flattened.
+    """
+    return title_case_name(collapse_name(expr))
+
+
+def clean_enum(expr: pl.Expr, allowed: tuple[str, ...]) -> pl.Expr:
+    """Canonical spelling from ``allowed``, matched ignoring case, spaces and punctuation
+    (``intern``/``Intern`` -> ``Intern``, ``in progress`` -> ``In-Progress``); unknown -> null."""
+    mapping = {_lookup_key(v): v for v in allowed}
+    # "" has the key "", which no allowed value has: blank -> null without a separate check
+    return _key(expr).replace_strict(mapping, default=None, return_dtype=pl.String)
+
+
+def clean_date(expr: pl.Expr) -> pl.Expr:
+    """Exactly ``YYYY-MM-DD`` -> pl.Date; other shapes and impossible dates (02-30) -> null.
+
+    Strict on purpose: every source writes this one shape, so anything else is a defect to
+    record, not a format to guess.
+    """
+    value = expr.str.strip_chars()  # "" fails the pattern
+    return pl.when(value.str.contains(_DATE)).then(value).str.to_date("%Y-%m-%d", strict=False)
+
+
+def clean_timestamp(expr: pl.Expr) -> pl.Expr:
+    """Exactly ``YYYY-MM-DD HH:MM:SS`` (how every source writes times) -> pl.Datetime('us');
+    other shapes and impossible times -> null."""
+    value = expr.str.strip_chars()  # "" fails the pattern
+    return (
+        pl.when(value.str.contains(_TIMESTAMP))
+        .then(value)
+        .str.to_datetime("%Y-%m-%d %H:%M:%S", strict=False, time_unit="us")
+    )
+
+
+def normalise_email(expr: pl.Expr) -> pl.Expr:
+    """Lower case, no surrounding whitespace: the form a repair is measured against."""
+    return blank_to_null(expr).str.to_lowercase()
+
+
+# Leftmost-first matching: "@gmail.om\0" (starting at the "@") wins over the generic ".om\0".
+_EMAIL_FIXES = {
+    **{f"@{bad}\x00": f"@{good}\x00" for bad, good in EMAIL_DOMAIN_FIXES.items()},
+    ".om\x00": ".com\x00",
+}
+
+
+def repair_email(expr: pl.Expr) -> pl.Expr:
+    """Stage 1 of email cleaning: lower-cased, trimmed, known domain typos repaired.
+
+    The typo table is applied with one Aho-Corasick pass (``str.replace_many``) on the value
+    with a NUL sentinel appended, so ``@gmail.co`` only matches a whole domain (never the start
+    of ``@gmail.com``); a capturing regex or split would be several times slower.
+    """
+    # No blank check: "" becomes "\0" -> "" and fails validation.
+    sentinel = expr.str.strip_chars().str.to_lowercase() + "\x00"
+    return sentinel.str.replace_many(_EMAIL_FIXES).str.strip_suffix("\x00")
+
+
+def validate_email(email: pl.Expr) -> pl.Expr:
+    """Stage 2: the repaired email if it is syntactically valid, else null."""
+    return pl.when(email.str.contains(_EMAIL) & ~email.str.contains("..", literal=True)).then(email)
+
+
+def clean_email(expr: pl.Expr) -> pl.Expr:
+    """Lower-case, repair known domain typos (``gmail.om``, ``hotmai.com``, any ``.om``), and
+    keep only syntactically valid addresses. The hex/digit prefix and suffix around the name
+    (``2772brianna_schultz525``) are part of the real local part and are kept."""
+    return validate_email(repair_email(expr))
+
+
+def address_value(expr: pl.Expr) -> pl.Expr:
+    """Stage 1 of address parsing: trimmed text, blank -> null. (Windows ``\r\n`` line breaks
+    are handled by the stage-2 patterns rather than rewritten: one allocation fewer.)"""
+    return blank_to_null(expr)
+
+
+def address_last_line(value: pl.Expr) -> pl.Expr:
+    """Stage 2: struct (city, state, zip) of the last line, null when it is not one."""
+    return value.str.extract_groups(_ADDRESS_LAST_LINE)
+
+
+def address_street(value: pl.Expr) -> pl.Expr:
+    """Stage 2: everything before the last line, lines joined with ", " (meaningless, and
+    discarded by :func:`assemble_address`, when there is no last line)."""
+    return (
+        value.str.replace(r"[ \t]*\r?\n[^\n]*$", "")
+        .str.strip_chars()
+        .str.replace_all(r"[ \t]*\r?\n\s*", ", ")
+    )
+
+
+def assemble_address(last_line: pl.Expr, street: pl.Expr) -> pl.Expr:
+    """Stage 3: the struct of ``ADDRESS_PARTS`` from the stage-2 results."""
+    city = last_line.struct.field("city")
+    ok = city.is_not_null() & (street.str.len_bytes() > 0)
+    code = last_line.struct.field("state").str.to_uppercase()
+    name = code.replace_strict(STATE_CODES, default=None, return_dtype=pl.String)
+    return pl.struct(
+        pl.when(ok).then(street).alias("street"),
+        pl.when(ok).then(city).alias("city"),
+        pl.when(ok & name.is_not_null()).then(code).alias("state_code"),
+        pl.when(ok).then(name).alias("state_name"),
+        pl.when(ok).then(last_line.struct.field("zip")).alias("zip_code"),
+    )
+
+
+def parse_address(expr: pl.Expr) -> pl.Expr:
+    """Split a US postal address into a struct of ``ADDRESS_PARTS``.
+
+    The last line is ``City, ST 12345`` (or ``APO AA 12094`` for military mail: ``PSC``/
+    ``Unit``/``USNS`` street lines with ``APO``/``FPO``/``DPO`` and ``AA``/``AE``/``AP``);
+    territories (``PR``, ``GU``, ``MP``, ``VI``, ...) are ordinary state codes. Everything before
+    the last line is the street (several lines are joined with ", "). An address without a line
+    break, or whose last line does not end in a state code and a ZIP, is unparseable: all parts
+    null. An unknown state code gives null state_code and state_name but keeps street, city and
+    zip. ZIP+4 is cut to the five-digit ZIP (text, so leading zeros survive).
+
+    As one expression Polars evaluates the shared sub-expressions once per use; the checker
+    runs the same three stages as columns instead (:meth:`DataCleaner.stages`), which is
+    several times faster on 2.5 M customers.
+    """
+    value = address_value(expr)
+    return assemble_address(address_last_line(value), address_street(value))
+
+
+def format_address(parts: pl.Expr) -> pl.Expr:
+    """The cleaned address as one text value, ``street\ncity, ST zip`` (for the audit's
+    ``cleaned_value``); a nulled state code is left out, a fully unparsed address is null."""
+    f = parts.struct.field
+    state = pl.concat_str([f("state_code"), pl.lit(" ")])
+    text = pl.concat_str(
+        [f("street"), pl.lit("\n"), f("city"), pl.lit(", "), state, f("zip_code")],
+        ignore_nulls=True,
+    )
+    return pl.when(f("street").is_not_null()).then(text)
+
+
+_STATE_NAMES = {**US_STATES, **US_TERRITORIES}
+_STATE_NAME_LOOKUP = {
+    **{_lookup_key(n): n for n in _STATE_NAMES.values()},
+    **{code.lower(): n for code, n in _STATE_NAMES.items()},
+}
+
+
+def clean_us_state_name(expr: pl.Expr) -> pl.Expr:
+    """A full US state (or territory) name in canonical spelling, matched ignoring case and
+    spacing; a postal code ('NY') is expanded to its name. Unknown -> null."""
+    return _key(expr).replace_strict(_STATE_NAME_LOOKUP, default=None, return_dtype=pl.String)
+
+
+def is_state_code(expr: pl.Expr) -> pl.Expr:
+    """True where a state-name field holds a two-letter postal code instead of a name."""
+    return blank_to_null(expr).str.to_lowercase().is_in(list(_STATE_NAME_LOOKUP)) & (
+        blank_to_null(expr).str.len_chars() == 2
+    )
+
+
+class DataCleaner:
+    """Applies the contract's rule of a field: ``DataCleaner.clean(field, pl.col(field.raw))``.
+
+    For ``Rule.ADDRESS`` the result is a struct of ``ADDRESS_PARTS``; every other rule returns a
+    scalar expression of the field's silver type (text, Int32, Date, Datetime('us')).
+    """
+
+    @staticmethod
+    def stages(field: Field, expr: pl.Expr, prefix: str) -> tuple[list[list[pl.Expr]], pl.Expr]:
+        """The same cleaning as :meth:`clean`, split into helper-column stages.
+
+        Returns ``(stages, final)``: apply each stage with ``with_columns`` in order (helper
+        columns are named ``prefix + ...``), then ``final``. Rules whose single expression
+        would recompute shared parts (PERSON_NAME, EMAIL, ADDRESS) are staged; the others have
+        no stages.
+        """
+        if field.rule is Rule.PERSON_NAME:
+            return [[collapse_name(expr).alias(prefix)]], title_case_name(pl.col(prefix))
+        if field.rule is Rule.EMAIL:
+            return [[repair_email(expr).alias(prefix)]], validate_email(pl.col(prefix))
+        if field.rule is not Rule.ADDRESS:
+            return [], DataCleaner.clean(field, expr)
+        value, line, street = f"{prefix}value", f"{prefix}line", f"{prefix}street"
+        return (
+            [
+                [address_value(expr).alias(value)],
+                [
+                    address_last_line(pl.col(value)).alias(line),
+                    address_street(pl.col(value)).alias(street),
+                ],
+            ],
+            assemble_address(pl.col(line), pl.col(street)),
+        )
+
+    @staticmethod
+    def clean(field: Field, expr: pl.Expr) -> pl.Expr:
+        """The cleaned value of ``expr`` under ``field.rule``.
+
+        Raises:
+            ValueError: the rule has no implementation (a contract declares a new Rule).
+        """
+        rule = field.rule
+        if rule is Rule.UUID:
+            return clean_uuid(expr)
+        if rule is Rule.INT_ID:
+            return clean_int_id(expr)
+        if rule is Rule.TEXT_ID:
+            return clean_text_id(expr)
+        if rule is Rule.PERSON_NAME:
+            return clean_person_name(expr)
+        if rule in (Rule.GENDER, Rule.ENUM):
+            if not field.allowed:
+                raise ValueError(f"field {field.name!r} ({rule}) declares no allowed values")
+            return clean_enum(expr, field.allowed)
+        if rule is Rule.DATE:
+            return clean_date(expr)
+        if rule is Rule.TIMESTAMP:
+            return clean_timestamp(expr)
+        if rule is Rule.EMAIL:
+            return clean_email(expr)
+        if rule is Rule.ADDRESS:
+            return parse_address(expr)
+        if rule is Rule.US_STATE_NAME:
+            return clean_us_state_name(expr)
+        raise ValueError(f"no cleaner for rule {rule!r} (field {field.name!r})")
+
+
+__all__ = [
+    "ADDRESS_PARTS",
+    "DataCleaner",
+    "blank_to_null",
+    "clean_date",
+    "clean_email",
+    "clean_enum",
+    "clean_int_id",
+    "clean_person_name",
+    "clean_text_id",
+    "clean_timestamp",
+    "clean_us_state_name",
+    "clean_uuid",
+    "format_address",
+    "is_state_code",
+    "normalise_email",
+    "parse_address",
+]

@@ -1,0 +1,495 @@
+"""Transformer: bronze Parquet -> deterministic batches of clean rows, rejects and issues.
+
+Workflow for one source version (one bronze Parquet file):
+
+1. Schema: the bronze columns are checked against the contract before anything is produced. A
+   missing raw column is a broken contract (:class:`ContractError`, terminal: a retry cannot fix
+   it). Index columns (``Unnamed: 0``, ``Column1``) are dropped; unknown extra columns are
+   recorded as schema drift and dropped; ``_``-prefixed columns are bronze lineage.
+2. Duplicates: one cheap pass over the whole version (natural key, reject flag, row hash) finds
+   exact and conflicting duplicates, so a duplicate is found even when its twin sits in another
+   batch (see :mod:`coretelecoms.transform.quality` for the keep-last rule).
+3. Batches: batch ``n`` is rows ``[n * batch_size, (n + 1) * batch_size)`` of the Parquet file in
+   stored order (bronze keeps source order), so it covers the same source rows on every run and
+   a loader resumes with ``start_batch = last committed + 1``. Skipped batches are not
+   recomputed unless their audit files are missing.
+4. Audit: each batch's rejects, issues and duplicates (with the original records) are written
+   as Parquet under ``<lake>/quarantine/<entity>/ingest_date=YYYY-MM-DD/`` (temporary name, then
+   rename; fsspec, so ``s3://`` works), and once the last batch is done a ``_manifest.json`` with
+   the run summary is published the same way.
+5. Overlap: a worker thread transforms batch ``n + 1`` while the consumer (the loader) works on
+   batch ``n``; at most one batch is computed ahead, so memory stays at about two batches. Polars
+   releases the GIL while it computes, and psycopg while it copies, so both cores are busy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import queue
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any, TypeVar
+
+import polars as pl
+
+from coretelecoms.config import Settings
+from coretelecoms.contracts.base import EntityContract
+from coretelecoms.transform.batch import (
+    ISSUE_SCHEMA,
+    REJECT_SCHEMA,
+    SourceVersion,
+    TransformedBatch,
+)
+from coretelecoms.transform.quality import (
+    DUPLICATE_SCHEMA,
+    SOURCE_ROW,
+    DataQualityChecker,
+)
+
+log = logging.getLogger(__name__)
+
+MANIFEST_NAME = "_manifest.json"
+AUDIT_KINDS = ("rejects", "issues", "duplicates")
+_PG_TO_POLARS: dict[str, pl.DataType] = {
+    "text": pl.String(),
+    "uuid": pl.String(),
+    "integer": pl.Int32(),
+    "bigint": pl.Int64(),
+    "date": pl.Date(),
+    "timestamp": pl.Datetime("us"),
+    "boolean": pl.Boolean(),
+}
+DUPLICATE_AUDIT_SCHEMA: dict[str, pl.DataType] = {**DUPLICATE_SCHEMA, "record": pl.String()}
+
+T = TypeVar("T")
+
+
+class ContractError(Exception):
+    """The bronze data does not satisfy the entity contract (terminal: fix the source or the
+    contract; retrying cannot help). The message names the entity, the source and the columns."""
+
+
+@dataclass
+class TransformSummary:
+    """Per-entity summary of one source version (also written into the audit manifest)."""
+
+    entity: str
+    logical_date: str
+    source_uri: str
+    fingerprint: str
+    batch_size: int
+    batches: int
+    rows_in: int
+    rows_clean: int
+    exact_duplicates: int
+    conflicting_duplicates: int
+    rejects_by_reason: dict[str, int] = field(default_factory=dict)
+    issues_by_rule_field: dict[str, dict[str, int]] = field(default_factory=dict)
+    schema_drift: list[str] = field(default_factory=list)
+
+    @property
+    def duplicates(self) -> int:
+        return self.exact_duplicates + self.conflicting_duplicates
+
+    @property
+    def rejects(self) -> int:
+        return sum(self.rejects_by_reason.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["duplicates"] = self.duplicates
+        out["rejects"] = self.rejects
+        return out
+
+
+@dataclass
+class _Plan:
+    """What the whole-version pass learnt: shape, drift and the duplicate rows."""
+
+    source: SourceVersion
+    scan: pl.LazyFrame
+    rows: int
+    batches: int
+    schema_drift: list[str]
+    dropped: list[str]  # index + drift columns, dropped before checking
+    duplicates: pl.DataFrame | None = None  # DUPLICATE_SCHEMA, filled lazily
+
+
+def prefetch(items: Iterator[T], name: str = "prefetch") -> Iterator[T]:
+    """Iterate ``items`` on a worker thread, computing at most one item ahead of the consumer.
+
+    The worker needs a ticket to compute an item; the consumer hands one back each time it
+    takes an item, so while the consumer works on item ``n`` the worker computes ``n + 1`` and
+    then waits. An exception in the worker is re-raised in the consumer; closing the consumer's
+    generator stops the worker after the item in flight.
+    """
+    done = object()
+    slots: queue.Queue[tuple[Any, BaseException | None]] = queue.Queue(maxsize=1)
+    tickets = threading.Semaphore(1)
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            while True:
+                tickets.acquire()
+                if stop.is_set():
+                    return
+                try:
+                    item = next(items)
+                except StopIteration:
+                    slots.put((done, None))
+                    return
+                slots.put((item, None))
+        except BaseException as exc:
+            slots.put((None, exc))
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+
+    worker = threading.Thread(target=work, name=name, daemon=True)
+    worker.start()
+    try:
+        while True:
+            item, exc = slots.get()
+            if exc is not None:
+                raise exc
+            if item is done:
+                return
+            tickets.release()
+            yield item
+    finally:
+        stop.set()
+        tickets.release()
+        while worker.is_alive():
+            with contextlib.suppress(queue.Empty):
+                slots.get(timeout=0.05)
+        worker.join()
+
+
+class Transformer:
+    """Cleans and checks one entity's bronze versions; see the module docstring.
+
+    ``summary`` holds the :class:`TransformSummary` of the last version whose batches were all
+    produced (None before that).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        contract: EntityContract,
+        *,
+        overlap: bool = True,
+        write_audit: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.contract = contract
+        self.batch_size = settings.batch_size
+        self.overlap = overlap
+        self.write_audit = write_audit
+        self.summary: TransformSummary | None = None
+        silver = [c for c in contract.silver_columns if c.name != "complaint_key"]
+        self._clean_schema: dict[str, pl.DataType] = {
+            c.name: _PG_TO_POLARS[c.pg_type] for c in silver
+        }
+        self._clean_schema[SOURCE_ROW] = pl.Int64()
+
+    # -- public ----------------------------------------------------------------------------
+
+    def batches(self, source: SourceVersion, start_batch: int = 0) -> Iterator[TransformedBatch]:
+        """Transformed batches ``start_batch, start_batch + 1, ...`` of ``source``.
+
+        The schema is checked before this returns, so a broken contract fails here and nothing
+        is produced.
+
+        Raises:
+            ContractError: a raw column the contract needs is missing (or ``_source_row``).
+            ValueError: ``source`` is for another entity or ``start_batch`` is negative.
+        """
+        if source.entity != self.contract.entity:
+            raise ValueError(
+                f"source is {source.entity!r}, transformer is {self.contract.entity!r}"
+            )
+        if start_batch < 0:
+            raise ValueError(f"start_batch must be >= 0, got {start_batch}")
+        plan = self._plan(source)
+        produced = self._produce(plan, start_batch)
+        return prefetch(produced, f"transform-{source.entity}") if self.overlap else produced
+
+    def transform_batch(self, source: SourceVersion, batch_no: int) -> TransformedBatch:
+        """One batch on its own (no audit, no prefetch): for tests and ad-hoc inspection."""
+        plan = self._plan(source)
+        batch, _ = self._compute(plan, batch_no)
+        return batch
+
+    # -- planning --------------------------------------------------------------------------
+
+    def _scan(self, uri: str) -> pl.LazyFrame:
+        from coretelecoms.extract.base import is_s3, polars_storage_options
+
+        if is_s3(uri):
+            return pl.scan_parquet(uri, storage_options=polars_storage_options(self.settings))
+        return pl.scan_parquet(uri)
+
+    def _plan(self, source: SourceVersion) -> _Plan:
+        scan = self._scan(source.bronze_path)
+        names = scan.collect_schema().names()
+        expected = set(self.contract.raw_columns)
+        missing = [c for c in self.contract.raw_columns if c not in names]
+        if SOURCE_ROW not in names:
+            missing.append(SOURCE_ROW)
+        if missing:
+            raise ContractError(
+                f"{self.contract.entity} source {source.source_uri} (bronze {source.bronze_path},"
+                f" logical date {source.logical_date}) lacks required column(s) {missing}; "
+                f"found {names}"
+            )
+        index = [c for c in names if c in self.contract.index_columns]
+        drift = [
+            c
+            for c in names
+            if c not in expected and c not in self.contract.index_columns and not c.startswith("_")
+        ]
+        if drift:
+            log.warning(
+                "schema drift in %s %s: unknown column(s) %s dropped",
+                self.contract.entity,
+                source.source_uri,
+                drift,
+            )
+        rows = scan.select(pl.len()).collect().item()
+        if rows != source.rows:
+            log.warning(
+                "%s %s: bronze has %d rows, source version says %d; using the bronze count",
+                self.contract.entity,
+                source.bronze_path,
+                rows,
+                source.rows,
+            )
+        return _Plan(
+            source=source,
+            scan=scan,
+            rows=rows,
+            batches=math.ceil(rows / self.batch_size),
+            schema_drift=drift,
+            dropped=index + drift,
+        )
+
+    def _checker(self, source: SourceVersion) -> DataQualityChecker:
+        return DataQualityChecker(self.contract, source.logical_date)
+
+    def _duplicates(self, plan: _Plan) -> pl.DataFrame:
+        if plan.duplicates is None:
+            plan.duplicates = self._checker(plan.source).find_duplicates(plan.scan)
+            log.info(
+                "%s %s: %d duplicate rows in %d",
+                self.contract.entity,
+                plan.source.source_uri,
+                plan.duplicates.height,
+                plan.rows,
+            )
+        return plan.duplicates
+
+    # -- batches ---------------------------------------------------------------------------
+
+    def _produce(self, plan: _Plan, start_batch: int) -> Iterator[TransformedBatch]:
+        for n in range(plan.batches):
+            if n < start_batch:
+                if self.write_audit and not self._audit_complete(plan, n):
+                    _, audit = self._compute(plan, n)
+                    self._write_audit(plan, n, audit)
+                continue
+            batch, audit = self._compute(plan, n)
+            if self.write_audit:
+                self._write_audit(plan, n, audit)
+            yield batch
+        self.summary = self._summarise(plan)
+        if self.write_audit:
+            self._write_manifest(plan, self.summary)
+        log.info("transform summary %s", json.dumps(self.summary.to_dict(), default=str))
+
+    def _compute(self, plan: _Plan, n: int) -> tuple[TransformedBatch, dict[str, pl.DataFrame]]:
+        """Transform batch ``n``; returns the batch and its audit frames."""
+        if not 0 <= n < max(plan.batches, 1):
+            raise IndexError(f"batch {n} out of range 0..{plan.batches - 1}")
+        originals = plan.scan.slice(n * self.batch_size, self.batch_size).collect()
+        originals = originals.with_columns(pl.col(SOURCE_ROW).cast(pl.Int64))
+        dups = self._duplicates(plan).join(originals.select(SOURCE_ROW), on=SOURCE_ROW, how="semi")
+        kept = (
+            originals.join(dups.select(SOURCE_ROW), on=SOURCE_ROW, how="anti")
+            if dups.height
+            else originals
+        )
+        result = self._checker(plan.source).check(kept)
+        clean = result.clean.select(
+            pl.col(name).cast(dtype) for name, dtype in self._clean_schema.items()
+        )
+        record_cols = [c for c in originals.columns if c != SOURCE_ROW]
+        dup_audit = dups.join(
+            originals.join(dups.select(SOURCE_ROW), on=SOURCE_ROW, how="semi").select(
+                SOURCE_ROW, pl.struct(record_cols).struct.json_encode().alias("record")
+            ),
+            on=SOURCE_ROW,
+            how="left",
+        ).sort(SOURCE_ROW)
+        batch = TransformedBatch(
+            source=plan.source,
+            batch_no=n,
+            rows_read=originals.height,
+            clean=clean,
+            rejects=result.rejects,
+            issues=result.issues,
+            duplicates=dups.height,
+            originals=originals,
+        )
+        if batch.rows_read != clean.height + result.rejects.height + dups.height:
+            raise AssertionError(  # a bug in the checker, never a data problem
+                f"batch {n} of {plan.source.bronze_path}: {batch.rows_read} rows read but "
+                f"{clean.height} clean + {result.rejects.height} rejects + {dups.height} dups"
+            )
+        audit = {
+            "rejects": result.rejects,
+            "issues": result.issues,
+            "duplicates": dup_audit.cast(DUPLICATE_AUDIT_SCHEMA),
+        }
+        return batch, audit
+
+    # -- audit -----------------------------------------------------------------------------
+
+    def audit_uri(self, source: SourceVersion) -> str:
+        """``<lake>/quarantine/<entity>/ingest_date=YYYY-MM-DD`` for ``source``."""
+        from coretelecoms.extract.base import join_uri
+
+        return join_uri(
+            str(self.settings.lake_uri),
+            "quarantine",
+            self.contract.entity,
+            f"ingest_date={source.logical_date.isoformat()}",
+        )
+
+    def _part_name(self, plan: _Plan, n: int, kind: str) -> str:
+        return f"{plan.source.fingerprint[:12]}-bs{self.batch_size}-b{n:05d}-{kind}.parquet"
+
+    def _fs(self, uri: str) -> Any:
+        from coretelecoms.extract.base import filesystem
+
+        return filesystem(self.settings, uri)
+
+    def _audit_complete(self, plan: _Plan, n: int) -> bool:
+        base = self.audit_uri(plan.source)
+        fs = self._fs(base)
+        return all(fs.exists(f"{base}/{self._part_name(plan, n, k)}") for k in AUDIT_KINDS)
+
+    def _publish(self, fs: Any, final: str, write: Any) -> None:
+        """Write through a temporary name, then rename: readers never see a partial file."""
+        directory, name = final.rsplit("/", 1)
+        fs.makedirs(directory, exist_ok=True)
+        tmp = f"{directory}/.{name}.{uuid.uuid4().hex}.tmp"
+        try:
+            with fs.open(tmp, "wb") as fh:
+                write(fh)
+            fs.mv(tmp, final)
+        finally:
+            if fs.exists(tmp):
+                fs.rm(tmp)
+
+    def _write_audit(self, plan: _Plan, n: int, audit: dict[str, pl.DataFrame]) -> None:
+        base = self.audit_uri(plan.source)
+        fs = self._fs(base)
+        context = [
+            pl.lit(self.contract.entity).alias("entity"),
+            pl.lit(plan.source.logical_date).alias("logical_date"),
+            pl.lit(plan.source.source_uri).alias("source_uri"),
+            pl.lit(plan.source.fingerprint).alias("source_fingerprint"),
+            pl.lit(n, dtype=pl.Int32).alias("batch_no"),
+        ]
+        for kind, frame in audit.items():
+            out = frame.with_columns(context)
+            self._publish(
+                fs,
+                f"{base}/{self._part_name(plan, n, kind)}",
+                lambda fh, df=out: df.write_parquet(fh),
+            )
+
+    def _read_audit(self, plan: _Plan, kind: str, columns: list[str]) -> pl.DataFrame:
+        base = self.audit_uri(plan.source)
+        fs = self._fs(base)
+        frames = []
+        for n in range(plan.batches):
+            path = f"{base}/{self._part_name(plan, n, kind)}"
+            with fs.open(path, "rb") as fh:
+                frames.append(pl.read_parquet(fh, columns=columns))
+        return pl.concat(frames) if frames else pl.DataFrame()
+
+    def _summarise(self, plan: _Plan) -> TransformSummary:
+        """The whole version's summary, read back from the audit files (so a resumed run that
+        skipped batches still reports every batch)."""
+        dups = self._duplicates(plan)
+        kinds = dict(dups.group_by("kind").len().iter_rows()) if dups.height else {}
+        if self.write_audit and plan.batches:
+            rejects = self._read_audit(plan, "rejects", ["reason"])
+            issues = self._read_audit(plan, "issues", ["rule", "field"])
+        else:
+            rejects = pl.DataFrame(schema={"reason": pl.String})
+            issues = pl.DataFrame(schema={"rule": pl.String, "field": pl.String})
+        by_reason = {r: c for r, c in rejects.group_by("reason").len().sort("reason").iter_rows()}
+        by_rule: dict[str, dict[str, int]] = {}
+        for rule, fld, count in (
+            issues.group_by("rule", "field").len().sort("rule", "field").iter_rows()
+        ):
+            by_rule.setdefault(rule, {})[fld] = count
+        exact = kinds.get("exact_duplicate", 0)
+        conflicting = kinds.get("conflicting_duplicate", 0)
+        return TransformSummary(
+            entity=self.contract.entity,
+            logical_date=plan.source.logical_date.isoformat(),
+            source_uri=plan.source.source_uri,
+            fingerprint=plan.source.fingerprint,
+            batch_size=self.batch_size,
+            batches=plan.batches,
+            rows_in=plan.rows,
+            rows_clean=plan.rows - exact - conflicting - sum(by_reason.values()),
+            exact_duplicates=exact,
+            conflicting_duplicates=conflicting,
+            rejects_by_reason=by_reason,
+            issues_by_rule_field=by_rule,
+            schema_drift=plan.schema_drift,
+        )
+
+    def _write_manifest(self, plan: _Plan, summary: TransformSummary) -> None:
+        base = self.audit_uri(plan.source)
+        manifest = {
+            "manifest_format": 1,
+            "entity": self.contract.entity,
+            "ingest_date": plan.source.logical_date.isoformat(),
+            "source_uri": plan.source.source_uri,
+            "source_fingerprint": plan.source.fingerprint,
+            "bronze_path": plan.source.bronze_path,
+            "batch_size": self.batch_size,
+            "batches": plan.batches,
+            "files": {
+                kind: [self._part_name(plan, n, kind) for n in range(plan.batches)]
+                for kind in AUDIT_KINDS
+            },
+            "summary": summary.to_dict(),
+        }
+        payload = json.dumps(manifest, indent=2, sort_keys=True).encode()
+        self._publish(self._fs(base), f"{base}/{MANIFEST_NAME}", lambda fh: fh.write(payload))
+
+
+__all__ = [
+    "AUDIT_KINDS",
+    "DUPLICATE_AUDIT_SCHEMA",
+    "ISSUE_SCHEMA",
+    "MANIFEST_NAME",
+    "REJECT_SCHEMA",
+    "ContractError",
+    "TransformSummary",
+    "Transformer",
+    "prefetch",
+]

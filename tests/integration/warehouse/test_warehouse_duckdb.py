@@ -1,0 +1,288 @@
+"""Silver -> DuckDB warehouse -> dbt build over hand-made silver data (see warehouse_silver_data).
+
+One module-scoped scenario runs the pipeline the way the DAG does, day by day, and records what
+each step produced; the tests assert on those records and on the final gold tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+import warehouse_silver_data as silver
+
+from coretelecoms.config import Settings
+from coretelecoms.warehouse import (
+    DbtError,
+    DbtResult,
+    WarehouseLoadResult,
+    gold_checksums,
+    load_warehouse,
+    run_dbt,
+)
+
+pytestmark = pytest.mark.postgres
+
+
+@dataclass
+class Scenario:
+    settings: Settings
+    loads: dict[str, WarehouseLoadResult] = field(default_factory=dict)
+    builds: dict[str, DbtResult] = field(default_factory=dict)
+    checksums: dict[str, dict[str, tuple[int, str]]] = field(default_factory=dict)
+    lifecycle_k4_before_late: date | None = None
+
+    def query(self, statement: str, params: list[object] | None = None) -> list[tuple]:
+        conn = duckdb.connect(str(self.settings.duckdb_path), read_only=True)
+        try:
+            return conn.execute(statement, params or []).fetchall()
+        finally:
+            conn.close()
+
+
+@pytest.fixture(scope="module")
+def scenario(
+    module_silver_dsn: Callable[[], str], tmp_path_factory: pytest.TempPathFactory
+) -> Scenario:
+    dsn = module_silver_dsn()
+    settings = Settings(home=tmp_path_factory.mktemp("wh") / "home", pg_dsn=dsn, sla_days=5)
+    sc = Scenario(settings)
+
+    silver.write_days_1_2(dsn)
+    sc.loads["day2"] = load_warehouse(settings)
+    sc.builds["day2"] = run_dbt(settings, ["run"])
+
+    silver.write_day_3(dsn)
+    sc.loads["day3"] = load_warehouse(settings)
+    sc.builds["day3"] = run_dbt(settings, ["build"])
+    sc.checksums["day3"] = gold_checksums(settings.duckdb_path)
+
+    sc.loads["rerun"] = load_warehouse(settings)
+    run_dbt(settings, ["run"])
+    sc.checksums["rerun"] = gold_checksums(settings.duckdb_path)
+
+    run_dbt(settings, ["run", "--full-refresh"])
+    sc.checksums["full_refresh"] = gold_checksums(settings.duckdb_path)
+
+    # the same silver written as one backfill, loaded and built once, into its own warehouse
+    backfill_dsn = module_silver_dsn()
+    silver.write_days_1_2(backfill_dsn)
+    silver.write_day_3(backfill_dsn)
+    backfill = Settings(home=settings.home.parent / "backfill", pg_dsn=backfill_dsn)
+    sc.loads["backfill"] = load_warehouse(backfill)
+    run_dbt(backfill, ["run"])
+    sc.checksums["backfill"] = gold_checksums(backfill.duckdb_path)
+
+    (sc.lifecycle_k4_before_late,) = sc.query(
+        "select backlog_date from gold.fct_complaint_lifecycle where complaint_key = ?",
+        [silver.K4],
+    )[0]
+    silver.write_late_observation(dsn)
+    sc.loads["late"] = load_warehouse(settings)
+    sc.builds["late"] = run_dbt(settings, ["run", "--select", "fct_complaint_lifecycle"])
+    return sc
+
+
+def test_dbt_build_passes_every_model_and_test(scenario: Scenario) -> None:
+    counts = scenario.builds["day3"].counts
+    assert set(counts) == {"success", "pass"}, counts
+    assert counts["pass"] > 50
+    assert counts["success"] == 17
+    nodes = scenario.builds["day3"].nodes
+    for model in (
+        "dim_customer",
+        "dim_agent",
+        "dim_date",
+        "fct_complaint",
+        "fct_complaint_lifecycle",
+        "customer_features_monthly",
+    ):
+        assert nodes[f"model.coretelecoms.{model}"] == "success"
+
+
+def test_first_load_moves_every_silver_row(scenario: Scenario) -> None:
+    rows = {t.table: t.rows for t in scenario.loads["day2"].tables}
+    assert rows == {
+        "customers": 3,
+        "agents": 3,
+        "call_logs": 2,
+        "social_media_complaints": 2,
+        "web_form_complaints": 2,
+        "complaint_status_history": 7,
+        "customer_versions": 4,
+        "agent_versions": 3,
+    }
+    # Postgres NULL stays NULL through the CSV spool (not an empty string)
+    assert scenario.query("select email from raw.customers where customer_id = ?", [silver.C2]) == [
+        (None,)
+    ]
+
+
+def test_second_load_moves_only_the_day_3_changes(scenario: Scenario) -> None:
+    tables = {t.table: t for t in scenario.loads["day3"].tables}
+    rows = {name: t.rows for name, t in tables.items()}
+    assert rows == {
+        "customers": 0,
+        "agents": 1,
+        "call_logs": 1,
+        "social_media_complaints": 0,
+        "web_form_complaints": 2,
+        "complaint_status_history": 4,
+        "customer_versions": 0,
+        "agent_versions": 2,
+    }
+    for t in tables.values():
+        assert (t.watermark_after > t.watermark_before) == (t.rows > 0)
+    assert scenario.query("select count(*) from raw.web_form_complaints") == [(3,)]
+
+
+def test_rerun_moves_nothing_and_leaves_gold_unchanged(scenario: Scenario) -> None:
+    rerun = scenario.loads["rerun"]
+    assert rerun.rows == 0
+    assert all(t.watermark_before == t.watermark_after for t in rerun.tables)
+    assert scenario.checksums["rerun"] == scenario.checksums["day3"]
+    assert set(scenario.checksums["day3"]) >= {
+        "dim_customer",
+        "fct_complaint",
+        "fct_complaint_lifecycle",
+        "customer_features_monthly",
+    }
+
+
+def test_incremental_builds_equal_a_full_refresh(scenario: Scenario) -> None:
+    assert scenario.checksums["full_refresh"] == scenario.checksums["day3"]
+
+
+def test_day_by_day_and_backfill_give_the_same_gold(scenario: Scenario) -> None:
+    # 26 rows of days 1-2 + 10 of day 3, 4 of which update day 1-2 rows
+    assert scenario.loads["backfill"].rows == 32
+    assert scenario.checksums["backfill"] == scenario.checksums["day3"]
+
+
+def test_address_change_splits_customer_versions_and_complaints_join_by_request_date(
+    scenario: Scenario,
+) -> None:
+    versions = scenario.query(
+        "select street, valid_from, valid_to, is_current from gold.dim_customer "
+        "where customer_id = ? order by valid_from",
+        [silver.C1],
+    )
+    assert versions == [
+        ("1 Old Street", date(2024, 1, 10), date(2025, 11, 21), False),
+        ("2 New Road", date(2025, 11, 21), date(9999, 12, 31), True),
+    ]
+    joined = dict(
+        scenario.query(
+            "select f.source_complaint_id, c.street from gold.fct_complaint as f "
+            "join gold.dim_customer as c on f.customer_key = c.customer_key "
+            "where f.customer_id = ?",
+            [silver.C1],
+        )
+    )
+    assert joined == {"CALL-1": "1 Old Street", "WF-5": "2 New Road", "WF-7": "2 New Road"}
+
+
+def test_promotion_splits_agent_versions_and_complaints_join_by_request_date(
+    scenario: Scenario,
+) -> None:
+    joined = dict(
+        scenario.query(
+            "select f.source_complaint_id, a.experience from gold.fct_complaint as f "
+            "join gold.dim_agent as a on f.agent_key = a.agent_key where f.agent_id = 1000"
+        )
+    )
+    assert joined == {"CALL-1": "Junior", "SM-4": "Junior", "WF-5": "Junior", "WF-7": "Senior"}
+
+
+def test_first_customer_version_starts_at_signup_or_open_start(scenario: Scenario) -> None:
+    starts = dict(
+        scenario.query(
+            "select customer_id, valid_from from gold.dim_customer where version_number = 1"
+        )
+    )
+    assert starts == {
+        silver.C1: date(2024, 1, 10),
+        silver.C2: date(2023, 5, 1),
+        silver.C3: date(1900, 1, 1),
+    }
+
+
+def test_fact_unions_the_three_channels_with_channel_specific_columns(scenario: Scenario) -> None:
+    rows = {
+        r[0]: r[1:]
+        for r in scenario.query(
+            "select source_complaint_id, channel, call_duration_minutes, media_channel, "
+            "resolution_status from gold.fct_complaint"
+        )
+    }
+    assert rows["CALL-1"] == ("call", 12, None, "Resolved")
+    assert rows["SM-3"] == ("social_media", None, "Instagram", "Resolved")
+    assert rows["WF-5"] == ("web_form", None, None, "In-Progress")
+    assert len(rows) == 7
+
+
+def test_lifecycle_records_first_date_of_each_milestone_and_sla(scenario: Scenario) -> None:
+    (row,) = scenario.query(
+        "select backlog_date, in_progress_date, resolved_date, blocked_date, days_to_resolve, "
+        "is_sla_met from gold.fct_complaint_lifecycle where complaint_key = ?",
+        [silver.K1],
+    )
+    assert row == (date(2025, 11, 20), date(2025, 11, 21), date(2025, 11, 22), None, 0, True)
+    (open_row,) = scenario.query(
+        "select days_open, is_sla_met, is_sla_breached from gold.fct_complaint_lifecycle "
+        "where complaint_key = ?",
+        [silver.K4],
+    )
+    # requested 2025-10-01, still open at its last observation 2025-11-22
+    assert open_row == (52, False, True)
+
+
+def test_milestones_never_move_once_set(scenario: Scenario) -> None:
+    assert scenario.loads["late"].rows == 1
+    assert scenario.lifecycle_k4_before_late == date(2025, 11, 21)
+    assert scenario.query(
+        "select backlog_date from gold.fct_complaint_lifecycle where complaint_key = ?",
+        [silver.K4],
+    ) == [(date(2025, 11, 21),)]
+
+
+def test_features_count_escalations_and_rolling_volumes(scenario: Scenario) -> None:
+    rows = {
+        (r[0], r[1]): r[2:]
+        for r in scenario.query(
+            "select customer_id, month_start_date, complaint_count, escalation_count, "
+            "rolling_3m_complaint_count, complaint_count_mom_change, distinct_agent_count "
+            "from gold.customer_features_monthly"
+        )
+    }
+    # C2 in September: the Blocked call (also followed by a social complaint 2 days later)
+    assert rows[(silver.C2, date(2025, 9, 1))] == (2, 1, 2, 2, 2)
+    # C3: August web form (resolved in 2 days), October social complaint open beyond the SLA
+    assert rows[(silver.C3, date(2025, 10, 1))] == (1, 1, 2, 1, 1)
+    assert rows[(silver.C1, date(2025, 11, 1))] == (2, 0, 2, 2, 1)
+
+
+def test_dbt_docs_generate_writes_the_catalog(scenario: Scenario) -> None:
+    run_dbt(scenario.settings, ["docs", "generate"])
+    target = Path(scenario.settings.home) / "dbt" / "target"
+    assert (target / "catalog.json").is_file()
+    assert "fct_complaint" in (target / "manifest.json").read_text()
+
+
+def test_dbt_failure_names_the_failing_node(scenario: Scenario) -> None:
+    """Runs last: it breaks raw data on purpose (an experience level outside the contract)."""
+    conn = duckdb.connect(str(scenario.settings.duckdb_path))
+    conn.execute(
+        "insert into raw.agent_versions values (1001, 'Wizard', '2025-11-25', null, 0, 'bad')"
+    )
+    conn.close()
+    with pytest.raises(DbtError) as info:
+        run_dbt(scenario.settings, ["test", "--select", "stg_agent_versions"])
+    assert any(
+        "accepted_values_stg_agent_versions_experience" in n for n in info.value.failed_nodes
+    )
+    assert "accepted_values_stg_agent_versions_experience" in str(info.value)

@@ -1,0 +1,50 @@
+"""The DuckDB raw schema: built from the contracts, extended when a contract gains a column."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from coretelecoms.warehouse.duckdb_warehouse import DuckDBWarehouse
+from coretelecoms.warehouse.tables import RAW_TABLES, WATERMARK_TABLE
+
+
+def _columns(path: Path, table: str) -> list[str]:
+    conn = duckdb.connect(str(path), read_only=True)
+    try:
+        return [
+            r[0]
+            for r in conn.execute(
+                "select column_name from information_schema.columns where table_schema = 'raw' "
+                "and table_name = ? order by ordinal_position",
+                [table],
+            ).fetchall()
+        ]
+    finally:
+        conn.close()
+
+
+def test_ensure_tables_creates_every_raw_table_and_the_watermarks(tmp_path: Path) -> None:
+    path = tmp_path / "w.duckdb"
+    wh = DuckDBWarehouse(path)
+    wh.ensure_tables(RAW_TABLES)
+    assert wh.watermarks() == {}
+    wh.close()
+    for table in RAW_TABLES:
+        assert _columns(path, table.name) == list(table.column_names)
+    assert _columns(path, WATERMARK_TABLE) == ["table_name", "change_seq", "rows_moved"]
+
+
+def test_a_column_added_to_a_contract_is_added_to_raw(tmp_path: Path) -> None:
+    path = tmp_path / "w.duckdb"
+    conn = duckdb.connect(str(path))
+    conn.execute("create schema raw")
+    conn.execute("create table raw.agents (agent_id integer primary key, name varchar)")
+    conn.execute("insert into raw.agents values (1000, 'Mary')")
+    conn.close()
+    wh = DuckDBWarehouse(path)
+    wh.ensure_tables(RAW_TABLES)
+    wh.close()
+    agents = next(t for t in RAW_TABLES if t.name == "agents")
+    assert sorted(_columns(path, "agents")) == sorted(agents.column_names)

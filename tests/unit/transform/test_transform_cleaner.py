@@ -1,0 +1,373 @@
+"""DataCleaner: one expression per rule, on the real value shapes of the sources."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from polars.testing import assert_frame_equal, assert_series_equal
+
+from coretelecoms.contracts import AGENTS, CALL_LOGS, CUSTOMERS, Rule
+from coretelecoms.contracts.reference import (
+    COMPLAINT_CATEGORIES,
+    EXPERIENCE_LEVELS,
+    RESOLUTION_STATUSES,
+)
+from coretelecoms.transform.cleaner import (
+    ADDRESS_PARTS,
+    DataCleaner,
+    clean_date,
+    clean_email,
+    clean_enum,
+    clean_int_id,
+    clean_person_name,
+    clean_text_id,
+    clean_timestamp,
+    clean_us_state_name,
+    clean_uuid,
+    format_address,
+    parse_address,
+)
+
+
+def apply(fn, values: list[str | None], *args) -> pl.Series:
+    frame = pl.DataFrame({"v": values}, schema={"v": pl.String})
+    return frame.select(fn(pl.col("v"), *args).alias("v")).to_series()
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("0f8fad5b-d9cb-469f-a165-70867728950e", "0f8fad5b-d9cb-469f-a165-70867728950e"),
+        (" 0F8FAD5B-D9CB-469F-A165-70867728950E ", "0f8fad5b-d9cb-469f-a165-70867728950e"),
+        ("0f8fad5bd9cb469fa16570867728950e", None),
+        ("0f8fad5b-d9cb-469f-a165-70867728950", None),
+        ("not-a-uuid", None),
+        ("", None),
+        ("   ", None),
+        (None, None),
+    ],
+    ids=[
+        "canonical",
+        "upper-padded",
+        "no-hyphens",
+        "too-short",
+        "garbage",
+        "empty",
+        "blank",
+        "null",
+    ],
+)
+def test_uuid_is_validated_lower_case_text(raw: str | None, expected: str | None) -> None:
+    assert apply(clean_uuid, [raw]).to_list() == [expected]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("1000", 1000),
+        (" 1042 ", 1042),
+        ("1000.0", 1000),  # a numeric sheet cell read as text
+        ("+7", 7),
+        ("-1", None),
+        ("10.5", None),
+        ("1e3", None),
+        ("99999999999", None),  # does not fit Postgres integer
+        ("2147483648", None),
+        ("2147483647", 2147483647),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_int_id_parses_integers_that_fit_postgres_integer(raw, expected) -> None:
+    out = apply(clean_int_id, [raw])
+    assert out.dtype == pl.Int32
+    assert out.to_list() == [expected]
+
+
+def test_text_id_is_kept_verbatim_but_trimmed() -> None:
+    long_id = "CL-8a9f0e6b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c1d2e3f"
+    out = apply(clean_text_id, [f" {long_id}\t", "", None])
+    assert out.to_list() == [long_id, None, None]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Brianna Schultz", "Brianna Schultz"),
+        ("  brianna   schultz ", "Brianna Schultz"),
+        ("BRIAN WAGNER", "Brian Wagner"),
+        ("Ronald McDonald", "Ronald McDonald"),
+        ("mary-jane o'neil", "Mary-Jane O'Neil"),
+        ("  ", None),
+        (None, None),
+    ],
+)
+def test_person_name_trims_collapses_and_title_cases_single_case_names(raw, expected) -> None:
+    assert apply(clean_person_name, [raw]).to_list() == [expected]
+
+
+@pytest.mark.parametrize(
+    ("raw", "allowed", "expected"),
+    [
+        ("intern", EXPERIENCE_LEVELS, "Intern"),
+        ("Intern", EXPERIENCE_LEVELS, "Intern"),
+        ("MID-LEVEL", EXPERIENCE_LEVELS, "Mid-level"),
+        ("mid level", EXPERIENCE_LEVELS, "Mid-level"),
+        (" Senior ", EXPERIENCE_LEVELS, "Senior"),
+        ("Principal", EXPERIENCE_LEVELS, None),
+        ("in-progress", RESOLUTION_STATUSES, "In-Progress"),
+        ("Pending", RESOLUTION_STATUSES, None),
+        ("network failure", COMPLAINT_CATEGORIES, "Network Failure"),
+        ("Billing Dispute", COMPLAINT_CATEGORIES, None),
+        ("m", ("M", "F"), "M"),
+        ("Unknown", ("M", "F"), None),
+        ("", EXPERIENCE_LEVELS, None),
+        (None, EXPERIENCE_LEVELS, None),
+    ],
+)
+def test_enum_is_canonicalised_case_insensitively(raw, allowed, expected) -> None:
+    assert apply(clean_enum, [raw], allowed).to_list() == [expected]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("1990-01-31", dt.date(1990, 1, 31)),
+        (" 2024-02-29 ", dt.date(2024, 2, 29)),
+        ("2023-02-29", None),  # not a leap year
+        ("1990-02-30", None),
+        ("31-12-1985", None),
+        ("0000-00-00", None),
+        ("2001-13-01", None),
+        ("unknown", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_date_accepts_only_valid_iso_calendar_dates(raw, expected) -> None:
+    out = apply(clean_date, [raw])
+    assert out.dtype == pl.Date
+    assert out.to_list() == [expected]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("2025-03-14 09:26:53", dt.datetime(2025, 3, 14, 9, 26, 53)),
+        (" 2025-03-14 09:26:53 ", dt.datetime(2025, 3, 14, 9, 26, 53)),
+        ("2025-13-01 10:00:00", None),
+        ("2025-02-30 08:15:00", None),
+        ("25:61:00", None),
+        ("not recorded", None),
+        ("2025-03-14", None),
+        ("", None),  # unresolved complaints carry resolution_date = ""
+        (None, None),
+    ],
+)
+def test_timestamp_accepts_the_sources_one_format(raw, expected) -> None:
+    out = apply(clean_timestamp, [raw])
+    assert out.dtype == pl.Datetime("us")
+    assert out.to_list() == [expected]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("2772brianna_schultz525@GmaiL.om", "2772brianna_schultz525@gmail.com"),
+        ("f963brian.wagner016@hotmai.com", "f963brian.wagner016@hotmail.com"),
+        ("A1B2jane.doe77@HOTMAILL.COM", "a1b2jane.doe77@hotmaill.com".replace("maill", "mail")),
+        ("john@gmial.com", "john@gmail.com"),
+        ("john@example.om", "john@example.com"),
+        ("  Jane.Doe@Yahoo.com ", "jane.doe@yahoo.com"),
+        ("jane.doe.gmail.com", None),
+        ("jane.doe@@gmail.com", None),
+        ("jane.doe at gmail.com", None),
+        ("jane.doe@", None),
+        ("jane..doe@gmail.com", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_email_is_lowered_repaired_and_validated_keeping_hex_prefixes(raw, expected) -> None:
+    assert apply(clean_email, [raw]).to_list() == [expected]
+
+
+ADDRESS_CASES = [
+    (
+        "317 Paul Turnpike\nDarrenland, NY 13297",
+        ("317 Paul Turnpike", "Darrenland", "NY", "New York", "13297"),
+    ),
+    (
+        "84917 Smith Crossing Apt. 731\r\nNew Michelle, CA 90210-1234",
+        ("84917 Smith Crossing Apt. 731", "New Michelle", "CA", "California", "90210"),
+    ),
+    (
+        "PSC 2383, Box 3666\nAPO AA 12094",
+        ("PSC 2383, Box 3666", "APO", "AA", "Armed Forces Americas", "12094"),
+    ),
+    (
+        "Unit 0544 Box 3012\nDPO AP 96520",
+        ("Unit 0544 Box 3012", "DPO", "AP", "Armed Forces Pacific", "96520"),
+    ),
+    ("USNS Johnson\nFPO AE 09498", ("USNS Johnson", "FPO", "AE", "Armed Forces Europe", "09498")),
+    (
+        "12 Beach Rd\nSaipan, MP 96950",
+        ("12 Beach Rd", "Saipan", "MP", "Northern Mariana Islands", "96950"),
+    ),
+    (
+        "5 Calle Luna\nSan Juan, PR 00901",
+        ("5 Calle Luna", "San Juan", "PR", "Puerto Rico", "00901"),
+    ),
+    ("1 Harbor Dr\nHagatna, GU 96910", ("1 Harbor Dr", "Hagatna", "GU", "Guam", "96910")),
+    (
+        "9 King St\nCharlotte Amalie, VI 00802",
+        ("9 King St", "Charlotte Amalie", "VI", "U.S. Virgin Islands", "00802"),
+    ),
+    # one line (no line break): not the sources' shape, so unparseable rather than guessed
+    ("317 Paul Turnpike, Darrenland, NY 13297", (None, None, None, None, None)),
+    ("   Darrenland, NY 13297\n", (None, None, None, None, None)),
+    ("317 Paul Turnpike\nNY 13297", (None, None, None, None, None)),
+    ("1 Main St\nTown, ZZ 12345", ("1 Main St", "Town", None, None, "12345")),
+    ("somewhere over the rainbow", (None, None, None, None, None)),
+    ("317 Paul Turnpike\nDarrenland, NY 1329", (None, None, None, None, None)),
+    ("", (None, None, None, None, None)),
+    (None, (None, None, None, None, None)),
+]
+
+
+@pytest.mark.parametrize(
+    ("raw", "parts"), ADDRESS_CASES, ids=[str(i) for i in range(len(ADDRESS_CASES))]
+)
+def test_address_is_split_into_street_city_state_zip(raw, parts) -> None:
+    frame = pl.DataFrame({"a": [raw]}, schema={"a": pl.String})
+    out = frame.select(parse_address(pl.col("a")).struct.unnest())
+    expected = pl.DataFrame(
+        [dict(zip(ADDRESS_PARTS, parts, strict=True))],
+        schema=dict.fromkeys(ADDRESS_PARTS, pl.String),
+    )
+    assert_frame_equal(out, expected)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("New York", "New York"),
+        ("  new   york ", "New York"),
+        ("DISTRICT OF COLUMBIA", "District of Columbia"),
+        ("NY", "New York"),
+        ("Puerto Rico", "Puerto Rico"),
+        ("Narnia", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_us_state_name_is_validated_and_canonicalised(raw, expected) -> None:
+    assert apply(clean_us_state_name, [raw]).to_list() == [expected]
+
+
+def test_data_cleaner_dispatches_every_contract_field() -> None:
+    frame = pl.DataFrame(
+        {
+            "iD": ["1003", "x"],
+            "NamE": ["JANE DOE", None],
+            "experience": ["intern", "Guru"],
+            "state": ["texas", "Atlantis"],
+        }
+    )
+    out = frame.select(DataCleaner.clean(f, pl.col(f.raw)).alias(f.name) for f in AGENTS.fields)
+    expected = pl.DataFrame(
+        {
+            "agent_id": [1003, None],
+            "name": ["Jane Doe", None],
+            "experience": ["Intern", None],
+            "state": ["Texas", None],
+        },
+        schema={
+            "agent_id": pl.Int32,
+            "name": pl.String,
+            "experience": pl.String,
+            "state": pl.String,
+        },
+    )
+    assert_frame_equal(out, expected)
+
+
+def test_every_rule_used_by_a_contract_has_a_cleaner() -> None:
+    for contract in (CUSTOMERS, CALL_LOGS, AGENTS):
+        for f in contract.fields:
+            DataCleaner.clean(f, pl.col(f.raw))  # raises ValueError if a rule is unhandled
+    assert {f.rule for f in CUSTOMERS.fields} >= {Rule.EMAIL, Rule.ADDRESS, Rule.GENDER}
+
+
+# -- properties: cleaning never raises and is idempotent -----------------------------------
+
+TEXT = st.one_of(st.none(), st.text(max_size=40))
+EMAILISH = st.one_of(
+    TEXT,
+    st.builds(
+        lambda pre, name, dom: f"{pre}{name}@{dom}",
+        st.from_regex(r"[0-9a-f]{0,4}", fullmatch=True),
+        st.from_regex(r"[A-Za-z][A-Za-z._]{0,10}[0-9]{0,3}", fullmatch=True),
+        st.sampled_from(
+            ["GmaiL.om", "gmial.com", "hotmai.com", "hotmaill.com", "yahoo.com", "x.om"]
+        ),
+    ),
+)
+VALUES = st.one_of(
+    EMAILISH,
+    st.uuids().map(str).map(str.upper),
+    st.datetimes(dt.datetime(1900, 1, 1), dt.datetime(2100, 1, 1)).map(
+        lambda d: d.strftime("%Y-%m-%d %H:%M:%S")
+    ),
+    st.dates(dt.date(1900, 1, 1), dt.date(2100, 1, 1)).map(dt.date.isoformat),
+    st.integers(-10, 2**32).map(str),
+    st.sampled_from(["intern", " MID level", "new york", "NY", "JANE   DOE"]),
+)
+SCALAR_RULES = [
+    (clean_uuid, ()),
+    (clean_int_id, ()),
+    (clean_text_id, ()),
+    (clean_person_name, ()),
+    (clean_enum, (EXPERIENCE_LEVELS,)),
+    (clean_date, ()),
+    (clean_timestamp, ()),
+    (clean_email, ()),
+    (clean_us_state_name, ()),
+]
+
+
+@pytest.mark.parametrize(("fn", "args"), SCALAR_RULES, ids=[f.__name__ for f, _ in SCALAR_RULES])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(values=st.lists(VALUES, max_size=8))
+def test_cleaning_is_idempotent_and_never_raises(fn, args, values) -> None:
+    once = apply(fn, values, *args)
+    as_text = once.dt.to_string("%Y-%m-%d %H:%M:%S") if once.dtype == pl.Datetime else once
+    twice = apply(fn, as_text.cast(pl.String).to_list(), *args)
+    assert_series_equal(once, twice)
+
+
+ADDRESSES = st.builds(
+    lambda street, city, state, zip5, sep: f"{street}{sep}{city}, {state} {zip5}",
+    st.from_regex(r"[0-9]{1,5} [A-Z][a-z]{2,8}( Apt\. [0-9]{1,3})?", fullmatch=True),
+    st.from_regex(r"[A-Z][a-z]{2,10}( [A-Z][a-z]{2,8})?", fullmatch=True),
+    st.sampled_from(["NY", "CA", "PR", "GU", "AA", "AE", "ZZ", "ny"]),
+    st.from_regex(r"[0-9]{5}", fullmatch=True),
+    st.sampled_from(["\n", "\r\n", ", ", "\n  "]),
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(values=st.lists(st.one_of(ADDRESSES, TEXT), max_size=8))
+def test_address_parsing_is_idempotent_and_never_raises(values) -> None:
+    frame = pl.DataFrame({"a": values}, schema={"a": pl.String})
+    once = frame.select(parse_address(pl.col("a")).alias("p"))
+    again = once.select(parse_address(format_address(pl.col("p"))).alias("p"))
+    parsed = once.filter(pl.col("p").struct.field("state_code").is_not_null())
+    reparsed = again.filter(pl.col("p").struct.field("state_code").is_not_null())
+    assert_frame_equal(parsed, reparsed)

@@ -1,0 +1,177 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key=['customer_id', 'month_start_date'],
+        incremental_strategy=var('incremental_strategy'),
+        on_schema_change='fail',
+    )
+}}
+
+with complaints as (
+    select * from {{ ref('fct_complaint') }}
+),
+
+lifecycle as (
+    select * from {{ ref('fct_complaint_lifecycle') }}
+),
+
+{% if is_incremental() %}
+watermark as (
+    select coalesce(max(_change_seq), -1) as change_seq from {{ this }}
+),
+
+-- every month of a touched customer is rebuilt: rolling counts, month-over-month change and
+-- cross-channel follow-ups all reach across months
+touched_customers as (
+    select customer_id from complaints
+    where _change_seq > (select change_seq from watermark)
+    union
+    select customer_id from lifecycle
+    where _change_seq > (select change_seq from watermark)
+),
+{% endif %}
+
+scoped_complaints as (
+    select
+        complaints.complaint_key,
+        complaints.customer_id,
+        complaints.agent_id,
+        complaints.channel,
+        complaints.complaint_category,
+        complaints.requested_at,
+        cast({{ dbt.date_trunc('month', 'complaints.request_date') }} as date) as month_start_date,
+        lifecycle.is_resolved,
+        lifecycle.days_to_resolve,
+        lifecycle.has_been_blocked,
+        lifecycle.is_sla_breached,
+        case
+            when lifecycle._change_seq > complaints._change_seq then lifecycle._change_seq
+            else complaints._change_seq
+        end as _change_seq
+    from complaints
+    inner join lifecycle
+        on complaints.complaint_key = lifecycle.complaint_key
+    {% if is_incremental() %}
+    where complaints.customer_id in (select customer_id from touched_customers)
+    {% endif %}
+),
+
+cross_channel_followups as (
+    select
+        earlier.complaint_key,
+        count(later.complaint_key) > 0 as has_cross_channel_followup
+    from scoped_complaints as earlier
+    left join scoped_complaints as later
+        on earlier.customer_id = later.customer_id
+        and earlier.channel <> later.channel
+        and later.requested_at > earlier.requested_at
+        and later.requested_at <= {{ dbt.dateadd(
+            'day', var('escalation_window_days'), 'earlier.requested_at') }}
+    group by earlier.complaint_key
+),
+
+-- escalated: became Blocked, stayed unresolved beyond the SLA, or was followed by a complaint
+-- on another channel within the escalation window
+escalations as (
+    select
+        scoped_complaints.*,
+        (
+            scoped_complaints.has_been_blocked
+            or coalesce(scoped_complaints.is_sla_breached, false)
+            or cross_channel_followups.has_cross_channel_followup
+        ) as is_escalated
+    from scoped_complaints
+    inner join cross_channel_followups
+        on scoped_complaints.complaint_key = cross_channel_followups.complaint_key
+),
+
+monthly as (
+    select
+        customer_id,
+        month_start_date,
+        count(*) as complaint_count,
+        sum(case when channel = 'call' then 1 else 0 end) as call_count,
+        sum(case when channel = 'social_media' then 1 else 0 end) as social_media_count,
+        sum(case when channel = 'web_form' then 1 else 0 end) as web_form_count,
+        sum(case when complaint_category = 'Technician Support' then 1 else 0 end)
+            as technician_support_count,
+        sum(case when complaint_category = 'Network Failure' then 1 else 0 end)
+            as network_failure_count,
+        sum(case when complaint_category = 'Router Delivery' then 1 else 0 end)
+            as router_delivery_count,
+        sum(case when complaint_category = 'Payments' then 1 else 0 end) as payments_count,
+        sum(case when is_resolved then 1 else 0 end) as resolved_count,
+        avg(cast(days_to_resolve as {{ dbt.type_float() }})) as avg_days_to_resolve,
+        count(distinct agent_id) as distinct_agent_count,
+        sum(case when is_escalated then 1 else 0 end) as escalation_count,
+        max(_change_seq) as _change_seq
+    from escalations
+    group by customer_id, month_start_date
+),
+
+rolling as (
+    select
+        current_month.customer_id,
+        current_month.month_start_date,
+        sum(
+            case
+                when window_month.month_start_date > {{ dbt.dateadd(
+                    'month', -3, 'current_month.month_start_date') }}
+                    then window_month.complaint_count
+                else 0
+            end
+        ) as rolling_3m_complaint_count,
+        sum(
+            case
+                when window_month.month_start_date > {{ dbt.dateadd(
+                    'month', -6, 'current_month.month_start_date') }}
+                    then window_month.complaint_count
+                else 0
+            end
+        ) as rolling_6m_complaint_count,
+        sum(window_month.complaint_count) as rolling_12m_complaint_count
+    from monthly as current_month
+    inner join monthly as window_month
+        on current_month.customer_id = window_month.customer_id
+        and window_month.month_start_date <= current_month.month_start_date
+        and window_month.month_start_date > {{ dbt.dateadd(
+            'month', -12, 'current_month.month_start_date') }}
+    group by current_month.customer_id, current_month.month_start_date
+),
+
+final as (
+    select
+        {{ surrogate_key(['monthly.customer_id', 'monthly.month_start_date']) }}
+            as customer_month_key,
+        monthly.customer_id,
+        monthly.month_start_date,
+        monthly.complaint_count,
+        cast(monthly.call_count as bigint) as call_count,
+        cast(monthly.social_media_count as bigint) as social_media_count,
+        cast(monthly.web_form_count as bigint) as web_form_count,
+        cast(monthly.technician_support_count as bigint) as technician_support_count,
+        cast(monthly.network_failure_count as bigint) as network_failure_count,
+        cast(monthly.router_delivery_count as bigint) as router_delivery_count,
+        cast(monthly.payments_count as bigint) as payments_count,
+        cast(monthly.resolved_count as bigint) as resolved_count,
+        round(1.0 * monthly.resolved_count / monthly.complaint_count, 4) as resolution_rate,
+        monthly.avg_days_to_resolve,
+        monthly.distinct_agent_count,
+        cast(rolling.rolling_3m_complaint_count as bigint) as rolling_3m_complaint_count,
+        cast(rolling.rolling_6m_complaint_count as bigint) as rolling_6m_complaint_count,
+        cast(rolling.rolling_12m_complaint_count as bigint) as rolling_12m_complaint_count,
+        monthly.complaint_count - coalesce(previous_month.complaint_count, 0)
+            as complaint_count_mom_change,
+        cast(monthly.escalation_count as bigint) as escalation_count,
+        monthly._change_seq
+    from monthly
+    inner join rolling
+        on monthly.customer_id = rolling.customer_id
+        and monthly.month_start_date = rolling.month_start_date
+    left join monthly as previous_month
+        on monthly.customer_id = previous_month.customer_id
+        and previous_month.month_start_date = {{ dbt.dateadd(
+            'month', -1, 'monthly.month_start_date') }}
+)
+
+select * from final

@@ -1,0 +1,119 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='complaint_key',
+        incremental_strategy=var('incremental_strategy'),
+        on_schema_change='fail',
+    )
+}}
+
+with complaints as (
+    select * from {{ ref('int_complaints_unioned') }}
+),
+
+customers as (
+    select * from {{ ref('dim_customer') }}
+),
+
+agents as (
+    select * from {{ ref('dim_agent') }}
+),
+
+{% if is_incremental() %}
+watermark as (
+    select coalesce(max(_change_seq), -1) as change_seq from {{ this }}
+),
+
+-- a complaint is rebuilt when it changed, or when a version of its customer or agent changed
+-- (a new version may now cover its request date)
+changed_complaints as (
+    select complaints.*
+    from complaints
+    where complaints._change_seq > (select change_seq from watermark)
+        or complaints.customer_id in (
+            select customer_id from customers
+            where _change_seq > (select change_seq from watermark)
+        )
+        or complaints.agent_id in (
+            select agent_id from agents
+            where _change_seq > (select change_seq from watermark)
+        )
+),
+{% else %}
+changed_complaints as (
+    select * from complaints
+),
+{% endif %}
+
+dated as (
+    select
+        *,
+        cast(requested_at as date) as request_date
+    from changed_complaints
+),
+
+-- the customer version valid on the request date; a complaint dated before the first version
+-- (request before signup) falls back to the first version and is flagged
+customer_matched as (
+    select
+        dated.*,
+        coalesce(valid_customer.customer_key, first_customer.customer_key) as customer_key,
+        valid_customer.customer_key is null as is_customer_version_inferred,
+        coalesce(valid_customer._change_seq, first_customer._change_seq, 0) as customer_seq
+    from dated
+    left join customers as valid_customer
+        on dated.customer_id = valid_customer.customer_id
+        and dated.request_date >= valid_customer.valid_from
+        and dated.request_date < valid_customer.valid_to
+    left join customers as first_customer
+        on dated.customer_id = first_customer.customer_id
+        and first_customer.version_number = 1
+),
+
+agent_matched as (
+    select
+        customer_matched.*,
+        coalesce(valid_agent.agent_key, first_agent.agent_key) as agent_key,
+        valid_agent.agent_key is null as is_agent_version_inferred,
+        coalesce(valid_agent._change_seq, first_agent._change_seq, 0) as agent_seq
+    from customer_matched
+    left join agents as valid_agent
+        on customer_matched.agent_id = valid_agent.agent_id
+        and customer_matched.request_date >= valid_agent.valid_from
+        and customer_matched.request_date < valid_agent.valid_to
+    left join agents as first_agent
+        on customer_matched.agent_id = first_agent.agent_id
+        and first_agent.version_number = 1
+),
+
+final as (
+    select
+        complaint_key,
+        channel,
+        source_complaint_id,
+        customer_id,
+        customer_key,
+        agent_id,
+        agent_key,
+        complaint_category,
+        resolution_status,
+        resolution_status = 'Resolved' as is_resolved,
+        requested_at,
+        request_date,
+        {{ date_key('request_date') }} as request_date_key,
+        resolved_at,
+        {{ date_key('cast(resolved_at as date)') }} as resolution_date_key,
+        call_duration_minutes,
+        media_channel,
+        generated_date as last_observed_date,
+        is_customer_version_inferred,
+        is_agent_version_inferred,
+        case
+            when _change_seq >= customer_seq and _change_seq >= agent_seq then _change_seq
+            when customer_seq >= agent_seq then customer_seq
+            else agent_seq
+        end as _change_seq
+    from agent_matched
+)
+
+select * from final

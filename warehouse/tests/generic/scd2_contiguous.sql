@@ -1,0 +1,27 @@
+{#- Per key, SCD2 windows [valid_from, valid_to) never overlap and leave no gap: each version
+    ends exactly where the next begins, the last one ends at the open-end date and is the only
+    current one. -#}
+{% test scd2_contiguous(model, key, valid_from='valid_from', valid_to='valid_to',
+                        is_current='is_current', open_end='9999-12-31') %}
+with versions as (
+    select
+        {{ key }} as scd_key,
+        {{ valid_from }} as valid_from,
+        {{ valid_to }} as valid_to,
+        {{ is_current }} as is_current,
+        lead({{ valid_from }}) over (partition by {{ key }} order by {{ valid_from }}) as next_from
+    from {{ model }}
+),
+
+violations as (
+    select *
+    from versions
+    where valid_to <= valid_from
+        or (next_from is not null and valid_to <> next_from)
+        or (next_from is null and valid_to <> cast('{{ open_end }}' as date))
+        or (next_from is null and not is_current)
+        or (next_from is not null and is_current)
+)
+
+select * from violations
+{% endtest %}
