@@ -8,7 +8,7 @@ export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
 export DO_NOT_TRACK := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 
-.PHONY: venv demo test test-fast lint format bench chaos clean
+.PHONY: venv demo test lint format bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,11 +31,14 @@ format: venv
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Stage benchmarks at full capstone volume (SCALE=1); each prints rows/s and peak RSS.
+SCALE ?= 1
 bench: venv
-	$(BIN)/python -m benchmarks
-
-chaos: venv
-	$(BIN)/python -m benchmarks.chaos
+	$(BIN)/python benchmarks/bench_simulate.py --scale $(SCALE)
+	$(BIN)/python benchmarks/bench_extract.py --scale $(SCALE)
+	$(BIN)/python benchmarks/bench_transform.py --scale $(SCALE)
+	$(BIN)/python benchmarks/bench_load.py --scale $(SCALE)
+	$(BIN)/python benchmarks/bench_warehouse.py --scale $(SCALE)
 
 clean:
 	rm -rf .coretelecoms warehouse/target warehouse/logs
