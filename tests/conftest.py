@@ -4,6 +4,7 @@ with a fresh database per test, and Settings rooted in a temp folder."""
 from __future__ import annotations
 
 import os
+import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -83,3 +84,24 @@ def settings(tmp_path: Path, make_database: callable) -> Settings:
         pg_dsn=make_database("silver"),
         source_pg_dsn=make_database("source"),
     )
+
+
+def free_port() -> int:
+    """A free TCP port on loopback for a test server."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """A real S3 HTTP endpoint (moto in server mode) on loopback, shared by the S3 tests."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
