@@ -38,10 +38,11 @@ from coretelecoms.contracts.reasons import DuplicateKind, IssueRule, RejectReaso
 from coretelecoms.transform.batch import ISSUE_SCHEMA, REJECT_SCHEMA
 from coretelecoms.transform.cleaner import (
     ADDRESS_PARTS,
+    REPEATING_RULES,
     DataCleaner,
     format_address,
     is_state_code,
-    normalise_email,
+    per_distinct,
 )
 
 SOURCE_ROW = "_source_row"
@@ -66,6 +67,19 @@ def _cleaned(f: Field) -> str:
 
 def _final(f: Field) -> str:
     return f"__final__{f.name}"
+
+
+def _stage(f: Field) -> str:
+    return f"__stage__{f.name}__"
+
+
+def _lookup(f: Field) -> str:
+    return f"__lookup__{f.name}"
+
+
+def _has_text(expr: pl.Expr) -> pl.Expr:
+    """Has a non-blank character (a regex match allocates nothing, unlike a strip)."""
+    return expr.str.contains(r"\S").fill_null(False)
 
 
 def _implausible(f: Field) -> str:
@@ -118,22 +132,40 @@ class DataQualityChecker:
             return pl.col(_cleaned(f)) >= pl.lit(end, dtype=pl.Datetime("us"))
         return None
 
-    def _annotate(self, lf: pl.LazyFrame) -> pl.LazyFrame:
-        """Add presence, cleaned, plausibility and final-value columns for every field."""
+    def _annotate(self, frame: pl.DataFrame) -> pl.LazyFrame:
+        """Add presence, cleaned, plausibility and final-value columns for every field.
+
+        :data:`REPEATING_RULES` are cleaned once per distinct value of the batch (presence with
+        them, in the same lookup); the other rules run per row, in stages where they share work.
+        """
         fields = self.contract.fields
-        staged = {f: DataCleaner.stages(f, pl.col(f.raw), f"__stage__{f.name}__") for f in fields}
-        depth = max(len(stages) for stages, _ in staged.values())
+        staged = {
+            f: DataCleaner.stages(f, pl.col(f.raw), _stage(f))
+            for f in fields
+            if f.rule not in REPEATING_RULES
+        }
+        lf = frame.lazy()
+        depth = max((len(stages) for stages, _ in staged.values()), default=0)
         for level in range(depth):
             lf = lf.with_columns(
                 e for stages, _ in staged.values() if level < len(stages) for e in stages[level]
             )
+        lookups = {
+            f: per_distinct(
+                frame.get_column(f.raw),
+                lambda v, f=f: pl.struct(
+                    DataCleaner.clean(f, v).alias("cleaned"), _has_text(v).alias("present")
+                ),
+            )
+            for f in fields
+            if f.rule in REPEATING_RULES
+        }
+        lf = lf.with_columns(e.alias(_lookup(f)) for f, e in lookups.items())
         lf = lf.with_columns(
-            # "has a non-blank character": a regex match allocates nothing, unlike strip.
-            *(
-                pl.col(f.raw).str.contains(r"\S").fill_null(False).alias(_present(f))
-                for f in fields
-            ),
+            *(_has_text(pl.col(f.raw)).alias(_present(f)) for f in staged),
             *(final.alias(_cleaned(f)) for f, (_, final) in staged.items()),
+            *(pl.col(_lookup(f)).struct.field("present").alias(_present(f)) for f in lookups),
+            *(pl.col(_lookup(f)).struct.field("cleaned").alias(_cleaned(f)) for f in lookups),
         )
         # Own-value plausibility: future dates, ages.
         own: list[pl.Expr] = []
@@ -241,7 +273,8 @@ class DataQualityChecker:
             invalid = present & self._cleaned_is_null(f)
             if f.rule is Rule.EMAIL:
                 specs.append((f, IssueRule.EMAIL_INVALID, invalid, null_text))
-                repaired = cleaned.is_not_null() & (cleaned != normalise_email(pl.col(f.raw)))
+                lowered = pl.col(DataCleaner.email_lowered(_stage(f)))
+                repaired = cleaned.is_not_null() & (cleaned != lowered)
                 specs.append((f, IssueRule.EMAIL_REPAIRED, repaired, cleaned))
             elif f.rule is Rule.ADDRESS:
                 specs.append((f, IssueRule.ADDRESS_UNPARSEABLE, invalid, null_text))
@@ -276,7 +309,7 @@ class DataQualityChecker:
         """
         reason, detail = self._reject_reason()
         annotated = (
-            self._annotate(frame.lazy())
+            self._annotate(frame)
             .with_columns(
                 reason.alias("__reason"),
                 self._natural_key().alias("__natural_key"),
@@ -356,12 +389,14 @@ class DataQualityChecker:
         if repeated.is_empty():
             return pl.DataFrame(schema=DUPLICATE_SCHEMA)
         reason, _ = self._reject_reason()
+        repeated_rows = (
+            lf.select(SOURCE_ROW, *raw)
+            .with_columns(pl.col(SOURCE_ROW).cast(pl.Int64))
+            .filter(pl.col(SOURCE_ROW).is_in(repeated.implode()))
+            .collect()
+        )
         candidates = (
-            self._annotate(
-                lf.select(SOURCE_ROW, *raw)
-                .with_columns(pl.col(SOURCE_ROW).cast(pl.Int64))
-                .filter(pl.col(SOURCE_ROW).is_in(repeated.implode()))
-            )
+            self._annotate(repeated_rows)
             .filter(reason.is_null())
             .select(
                 SOURCE_ROW,
