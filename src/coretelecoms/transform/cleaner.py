@@ -90,6 +90,12 @@ def clean_uuid(expr: pl.Expr) -> pl.Expr:
     return pl.when(value.str.contains(_UUID)).then(value)
 
 
+def canonical_uuid(expr: pl.Expr) -> pl.Expr:
+    """:func:`clean_uuid` for values already in canonical form (how every source writes them);
+    null for any other value, which :meth:`DataCleaner.clean_column` sends to the full rule."""
+    return pl.when(expr.str.contains(_UUID)).then(expr)
+
+
 def clean_int_id(expr: pl.Expr) -> pl.Expr:
     """A non-negative integer id that fits Postgres ``integer`` (``'1000.0'`` from a sheet is
     1000); anything else -> null. Returns Int32."""
@@ -255,6 +261,55 @@ def parse_address(expr: pl.Expr) -> pl.Expr:
     return assemble_address(address_last_line(value), address_street(value))
 
 
+# The everyday last line, "Darrenland, NY 13297" or "APO AA 12094": one space before the state
+# code and the ZIP, an upper-case code, no ZIP+4, no stray whitespace.
+_PLAIN_LAST_LINE = r"^[^\s,](?:[^\r\n,]*[^\s,])?,? [A-Z]{2} [0-9]{5}$"
+
+
+Stages = tuple[list[list[pl.Expr]], pl.Expr]
+"""``(stages, final)``: helper columns to add with ``with_columns``, level by level, then the
+result. Polars evaluates a sub-expression once per use inside one expression, so a rule that
+uses a part several times computes it once as a helper column instead."""
+
+
+def plain_address_stages(expr: pl.Expr, prefix: str) -> Stages:
+    """:func:`parse_address` for the everyday shape, two lines ending ``City, ST 12345`` (or
+    ``APO AA 12094``); null for any other shape and for unknown state codes.
+
+    Where it is not null it equals :func:`parse_address`, at a third of the cost: one split,
+    one short anchored match and fixed-width slices from the end instead of a capturing regex
+    (:meth:`DataCleaner.clean_column` sends the other shapes to the full parser).
+    """
+    lines, street, last, code = (f"{prefix}{n}" for n in ("lines", "street", "last", "code"))
+    split = pl.col(lines).struct
+    name = pl.col(code).replace_strict(STATE_CODES, default=None, return_dtype=pl.String)
+    plain = (
+        pl.col(last).str.contains(_PLAIN_LAST_LINE)
+        & (pl.col(street).str.len_bytes() > 0)
+        & name.is_not_null()
+    )
+    final = pl.when(plain).then(
+        pl.struct(
+            pl.col(street).alias("street"),
+            pl.col(last).str.head(-9).str.strip_suffix(",").alias("city"),
+            pl.col(code).alias("state_code"),
+            name.alias("state_name"),
+            pl.col(last).str.tail(5).alias("zip_code"),
+        )
+    )
+    return (
+        [
+            [address_value(expr).str.splitn("\n", 2).alias(lines)],
+            [
+                split.field("field_0").str.strip_chars().alias(street),
+                split.field("field_1").alias(last),
+            ],
+            [pl.col(last).str.slice(-8, 2).alias(code)],
+        ],
+        final,
+    )
+
+
 def format_address(parts: pl.Expr) -> pl.Expr:
     """The cleaned address as one text value, ``street\ncity, ST zip`` (for the audit's
     ``cleaned_value``); a nulled state code is left out, a fully unparsed address is null."""
@@ -299,6 +354,10 @@ _VALUE_RULES: dict[Rule, Callable[[pl.Expr], pl.Expr]] = {
     Rule.US_STATE_NAME: clean_us_state_name,
 }
 _ENUM_RULES = (Rule.GENDER, Rule.ENUM)
+_FAST_PATHS: dict[Rule, Callable[[pl.Expr, str], Stages]] = {
+    Rule.UUID: lambda expr, _: ([], canonical_uuid(expr)),
+    Rule.ADDRESS: plain_address_stages,
+}
 
 REPEATING_RULES = frozenset(
     {Rule.PERSON_NAME, Rule.GENDER, Rule.ENUM, Rule.INT_ID, Rule.DATE, Rule.US_STATE_NAME}
@@ -350,6 +409,42 @@ class DataCleaner:
         )
 
     @staticmethod
+    def has_fast_path(field: Field) -> bool:
+        """True when :meth:`clean_column` has a cheaper path for the usual shape of values."""
+        return field.rule in _FAST_PATHS
+
+    @staticmethod
+    def clean_column(field: Field, column: pl.Series) -> pl.Series:
+        """The cleaned values of a whole column (eager), equal to :meth:`clean` on it.
+
+        Rules with a fast path (UUID, ADDRESS) clean the usual shape of value cheaply on every
+        row, and the full rule runs once per distinct remaining value (a few per batch: defects,
+        military or multi-line addresses); other rules run :meth:`clean`.
+        """
+        name = column.name
+        col = pl.col(name)
+        fast_rule = _FAST_PATHS.get(field.rule)
+        if fast_rule is None:
+            return column.to_frame().select(DataCleaner.clean(field, col)).to_series()
+        stages, final = fast_rule(col, "__fast_")
+        lf = column.to_frame().lazy()
+        for level in stages:
+            lf = lf.with_columns(level)
+        fast = lf.select(col, final.alias("__fast")).collect(engine="streaming")  # both cores
+        is_fast = pl.col("__fast").is_not_null()
+        values = fast.filter(~is_fast).get_column(name).unique()
+        mapped = values.to_frame().select(DataCleaner.clean(field, col)).to_series()
+        # Only the other rows are looked up: the fast rows are null here, which costs no hash.
+        full = (
+            pl.when(~is_fast)
+            .then(col)
+            .replace_strict(values, mapped, default=None, return_dtype=mapped.dtype)
+        )
+        return fast.select(pl.when(is_fast).then(pl.col("__fast")).otherwise(full).alias(name))[
+            name
+        ]
+
+    @staticmethod
     def email_lowered(prefix: str) -> str:
         """Name of the EMAIL stage column holding the trimmed, lower-cased raw value."""
         return f"{prefix}lowered"
@@ -377,6 +472,7 @@ __all__ = [
     "REPEATING_RULES",
     "DataCleaner",
     "blank_to_null",
+    "canonical_uuid",
     "clean_date",
     "clean_email",
     "clean_enum",
@@ -391,4 +487,5 @@ __all__ = [
     "normalise_email",
     "parse_address",
     "per_distinct",
+    "plain_address_stages",
 ]

@@ -136,15 +136,19 @@ class DataQualityChecker:
         """Add presence, cleaned, plausibility and final-value columns for every field.
 
         :data:`REPEATING_RULES` are cleaned once per distinct value of the batch (presence with
-        them, in the same lookup); the other rules run per row, in stages where they share work.
+        them, in the same lookup); rules with a fast path through
+        :meth:`DataCleaner.clean_column`; the others per row, in stages where they share work.
         """
         fields = self.contract.fields
+        fast = [f for f in fields if DataCleaner.has_fast_path(f)]
         staged = {
             f: DataCleaner.stages(f, pl.col(f.raw), _stage(f))
             for f in fields
-            if f.rule not in REPEATING_RULES
+            if f.rule not in REPEATING_RULES and f not in fast
         }
-        lf = frame.lazy()
+        lf = frame.with_columns(
+            DataCleaner.clean_column(f, frame.get_column(f.raw)).alias(_cleaned(f)) for f in fast
+        ).lazy()
         depth = max((len(stages) for stages, _ in staged.values()), default=0)
         for level in range(depth):
             lf = lf.with_columns(
@@ -162,7 +166,7 @@ class DataQualityChecker:
         }
         lf = lf.with_columns(e.alias(_lookup(f)) for f, e in lookups.items())
         lf = lf.with_columns(
-            *(_has_text(pl.col(f.raw)).alias(_present(f)) for f in staged),
+            *(_has_text(pl.col(f.raw)).alias(_present(f)) for f in [*staged, *fast]),
             *(final.alias(_cleaned(f)) for f, (_, final) in staged.items()),
             *(pl.col(_lookup(f)).struct.field("present").alias(_present(f)) for f in lookups),
             *(pl.col(_lookup(f)).struct.field("cleaned").alias(_cleaned(f)) for f in lookups),
