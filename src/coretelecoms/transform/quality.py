@@ -376,20 +376,15 @@ class DataQualityChecker:
         taken for exact rather than conflicting duplicates; both are dropped either way.)
         """
         raw = list(self.contract.raw_columns)
-        keys = [pl.col(_final(f)) for f in self.key_fields]
-        key_cols = [f.raw for f in self.key_fields]
-        key_exprs = [DataCleaner.clean(f, pl.col(f.raw)).alias(_final(f)) for f in self.key_fields]
-        hashed = (
-            lf.select(SOURCE_ROW, *key_cols)
-            .with_columns(key_exprs)
-            .filter(pl.all_horizontal(k.is_not_null() for k in keys))
-            .select(
-                pl.col(SOURCE_ROW).cast(pl.Int64),
-                pl.struct(keys).hash(seed=0).alias("__key_hash"),
-            )
-            .collect(engine="streaming")
+        key_rows = lf.select(SOURCE_ROW, *(f.raw for f in self.key_fields)).collect()
+        keys = pl.DataFrame(
+            [DataCleaner.clean_column(f, key_rows.get_column(f.raw)) for f in self.key_fields]
         )
-        repeated = hashed.filter(pl.col("__key_hash").is_duplicated())[SOURCE_ROW]
+        key_hash = pl.first() if keys.width == 1 else pl.struct(pl.all())
+        flags = keys.select(
+            ~pl.any_horizontal(pl.all().is_null()) & key_hash.hash(seed=0).is_duplicated()
+        ).to_series()
+        repeated = key_rows.get_column(SOURCE_ROW).filter(flags).cast(pl.Int64)
         if repeated.is_empty():
             return pl.DataFrame(schema=DUPLICATE_SCHEMA)
         reason, _ = self._reject_reason()
