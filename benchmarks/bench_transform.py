@@ -9,7 +9,8 @@ Targets at scale 1 (2 cores): customers (2.5 M rows) >= 1 M rows/s; a full day o
 (~379 k calls + ~279 k web forms + ~38 k social, transformed one after the other) >= 2 M rows/s.
 
 The input is synthesised here (vectorised, deterministic, real value shapes and a sprinkle of
-every defect), so the benchmark does not depend on the simulator. Usage::
+every defect), so the benchmark does not depend on the simulator. Peak RSS is the transform
+process's own high-water mark (``VmHWM``). Usage::
 
     .venv/bin/python benchmarks/bench_transform.py --scale 0.02          # quick check
     .venv/bin/python benchmarks/bench_transform.py --scale 1 --batch-size 100000
@@ -206,6 +207,21 @@ def write_inputs(workdir: Path, scale: float) -> dict[str, SourceVersion]:
     return sources
 
 
+def peak_rss_mb() -> float:
+    """This process's own peak RSS. ``ru_maxrss`` would not do: Linux carries the parent's high
+    water mark over fork and exec, so every child would report at least the input generator's."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # not Linux
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_one(workdir: Path, entities: list[str], batch_size: int) -> dict[str, object]:
     """Transform the given entities' bronze files (in this process) and report throughput."""
     import coretelecoms.extract  # noqa: F401 - one-off import cost, not per-row work
@@ -214,24 +230,32 @@ def run_one(workdir: Path, entities: list[str], batch_size: int) -> dict[str, ob
         home=workdir / "home", lake_uri=str(workdir / "lake"), batch_size=batch_size
     )
     rows = 0
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    cpu_started = usage.ru_utime + usage.ru_stime
+    cpu_started = _cpu_seconds()
     started = time.perf_counter()
     summaries = {}
+    per_entity = {}
     for entity in entities:
         path = workdir / "bronze" / entity / f"ingest_date={DAY}" / "part.parquet"
         height = pl.scan_parquet(path).select(pl.len()).collect().item()
         source = SourceVersion(
             entity, DAY, f"bench://{entity}", f"{entity}-bench", str(path), height
         )
+        entity_started, entity_cpu = time.perf_counter(), _cpu_seconds()
         transformer = Transformer(settings, get_contract(entity))
+        entity_rows = 0
         for batch in transformer.batches(source):
-            rows += batch.rows_read
+            entity_rows += batch.rows_read
+        seconds = time.perf_counter() - entity_started
+        per_entity[entity] = {
+            "rows": entity_rows,
+            "seconds": round(seconds, 3),
+            "rows_per_s": round(entity_rows / seconds),
+            "cpu_us_per_row": round((_cpu_seconds() - entity_cpu) / max(entity_rows, 1) * 1e6, 2),
+        }
+        rows += entity_rows
         summaries[entity] = transformer.summary.to_dict() if transformer.summary else None
     seconds = time.perf_counter() - started
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    cpu = usage.ru_utime + usage.ru_stime - cpu_started
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    cpu = _cpu_seconds() - cpu_started
     return {
         "entities": entities,
         "rows": rows,
@@ -239,7 +263,8 @@ def run_one(workdir: Path, entities: list[str], batch_size: int) -> dict[str, ob
         "rows_per_s": round(rows / seconds),
         "cpu_seconds": round(cpu, 3),
         "cpu_us_per_row": round(cpu / max(rows, 1) * 1e6, 2),
-        "peak_rss_mb": round(peak_mb, 1),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "per_entity": per_entity,
         "summaries": summaries,
     }
 
@@ -289,6 +314,13 @@ def main() -> None:
                 f"peak RSS {result['peak_rss_mb']:>8.1f} MB  "
                 f"({verdict} target {target:,} rows/s at scale 1)"
             )
+            if len(entities) > 1:
+                for entity, figures in result["per_entity"].items():
+                    print(
+                        f"  {entity:<24} rows={figures['rows']:>9,}  {figures['seconds']:>6.2f}s  "
+                        f"{figures['rows_per_s']:>10,} rows/s  "
+                        f"CPU {figures['cpu_us_per_row']:.2f} us/row"
+                    )
             if args.verbose:
                 print(json.dumps(result["summaries"], indent=2))
         if not ok:

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal, assert_series_equal
 
 from coretelecoms.contracts import AGENTS, CALL_LOGS, CUSTOMERS, Rule
+from coretelecoms.contracts.base import Field
 from coretelecoms.contracts.reference import (
     COMPLAINT_CATEGORIES,
     EXPERIENCE_LEVELS,
@@ -30,6 +31,8 @@ from coretelecoms.transform.cleaner import (
     clean_uuid,
     format_address,
     parse_address,
+    per_distinct,
+    plain_address_stages,
 )
 
 
@@ -371,3 +374,96 @@ def test_address_parsing_is_idempotent_and_never_raises(values) -> None:
     parsed = once.filter(pl.col("p").struct.field("state_code").is_not_null())
     reparsed = again.filter(pl.col("p").struct.field("state_code").is_not_null())
     assert_frame_equal(parsed, reparsed)
+
+
+# -- fast paths: the same results as the full rules, for less work ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("fn", "args", "values"),
+    [
+        (clean_enum, (COMPLAINT_CATEGORIES,), ["payments", "Payments", None, "Roaming", "", "x"]),
+        (clean_date, (), ["2025-01-05", "2025-02-30", "2025-01-05", None, " 2025-01-05 "]),
+        (clean_int_id, (), ["1000", "1000.0", "x", None, "1000", "99999999999"]),
+        (clean_person_name, (), ["JANE  DOE", "jane doe", "McDonald", None, "JANE  DOE"]),
+    ],
+    ids=["enum", "date", "int-id", "person-name"],
+)
+def test_per_distinct_gives_the_rule_result_for_every_row(fn, args, values) -> None:
+    frame = pl.DataFrame({"v": values}, schema={"v": pl.String})
+    mapped = frame.select(per_distinct(frame["v"], lambda v: fn(v, *args)).alias("v"))
+    assert_series_equal(mapped.to_series(), apply(fn, values, *args))
+
+
+def test_per_distinct_on_an_empty_column_keeps_the_rule_type() -> None:
+    frame = pl.DataFrame({"v": []}, schema={"v": pl.String})
+    out = frame.select(per_distinct(frame["v"], clean_int_id).alias("v"))
+    assert out.schema == pl.Schema({"v": pl.Int32})
+
+
+def _plain_address(values: list[str | None]) -> pl.Series:
+    stages, final = plain_address_stages(pl.col("a"), "__p_")
+    frame = pl.DataFrame({"a": values}, schema={"a": pl.String})
+    for level in stages:
+        frame = frame.with_columns(level)
+    return frame.select(final.alias("a")).to_series()
+
+
+def test_plain_address_path_takes_only_the_everyday_shape() -> None:
+    everyday = ["317 Paul Turnpike\nDarrenland, NY 13297", "PSC 2383, Box 3666\nAPO AA 12094"]
+    others = [
+        "1 Main\n2nd Floor\nTown, NY 12345",  # three lines
+        "1 Main\nTown, NY 12345-6789",  # ZIP+4
+        "1 Main\nTown, ny 12345",  # lower-case code
+        "1 Main\nTown,  NY 12345",  # two spaces
+        "1 Main\nTown, ZZ 12345",  # unknown state
+        "nowhere",
+        None,
+    ]
+    out = _plain_address(everyday + others)
+    assert out.is_not_null().to_list() == [True] * len(everyday) + [False] * len(others)
+    full = apply(parse_address, everyday)
+    assert_series_equal(out.head(len(everyday)), full, check_names=False)
+
+
+FAST_FIELDS = [CUSTOMERS.field("address"), CUSTOMERS.field("customer_id")]
+
+
+@pytest.mark.parametrize("field", FAST_FIELDS, ids=[f.name for f in FAST_FIELDS])
+def test_clean_column_equals_the_full_rule_on_real_and_odd_shapes(field: Field) -> None:
+    values = [raw for raw, _ in ADDRESS_CASES] + [
+        "0f8fad5b-d9cb-469f-a165-70867728950e",
+        " 0F8FAD5B-D9CB-469F-A165-70867728950E ",
+        "0f8fad5b-d9cb-469f-a165-70867728950e",
+        "1 Main St \r\nTown, NY 12345",
+        "1 Main St\n  Town , NY 12345",
+    ]
+    column = pl.Series(field.raw, values, dtype=pl.String)
+    expected = (
+        column.to_frame()
+        .select(DataCleaner.clean(field, pl.col(field.raw)).alias(field.raw))
+        .to_series()
+    )
+    assert DataCleaner.has_fast_path(field)
+    assert_series_equal(DataCleaner.clean_column(field, column), expected)
+
+
+@settings(max_examples=80, deadline=None)
+@given(values=st.lists(st.one_of(ADDRESSES, st.uuids().map(str), VALUES), max_size=12))
+def test_clean_column_fast_paths_never_change_the_result(values) -> None:
+    for field in FAST_FIELDS:
+        column = pl.Series(field.raw, values, dtype=pl.String)
+        expected = column.to_frame().select(
+            DataCleaner.clean(field, pl.col(field.raw)).alias(field.raw)
+        )
+        assert_series_equal(DataCleaner.clean_column(field, column), expected.to_series())
+
+
+def test_clean_column_without_a_fast_path_is_clean() -> None:
+    field = CALL_LOGS.field("call_started_at")
+    column = pl.Series(field.raw, ["2025-03-14 09:26:53", "later", None])
+    assert not DataCleaner.has_fast_path(field)
+    assert_series_equal(
+        DataCleaner.clean_column(field, column),
+        apply(clean_timestamp, column.to_list()).alias(field.raw),
+    )
