@@ -166,10 +166,18 @@ class DataQualityChecker:
         }
         lf = lf.with_columns(e.alias(_lookup(f)) for f, e in lookups.items())
         lf = lf.with_columns(
-            *(_has_text(pl.col(f.raw)).alias(_present(f)) for f in [*staged, *fast]),
             *(final.alias(_cleaned(f)) for f, (_, final) in staged.items()),
             *(pl.col(_lookup(f)).struct.field("present").alias(_present(f)) for f in lookups),
             *(pl.col(_lookup(f)).struct.field("cleaned").alias(_cleaned(f)) for f in lookups),
+        )
+        # Every rule turns a blank value into null, so a cleaned value implies presence and only
+        # the rows that cleaned to null are searched for text (the others are null: no work).
+        lf = lf.with_columns(
+            (
+                ~self._cleaned_is_null(f)
+                | _has_text(pl.when(self._cleaned_is_null(f)).then(pl.col(f.raw)))
+            ).alias(_present(f))
+            for f in [*staged, *fast]
         )
         # Own-value plausibility: future dates, ages.
         own: list[pl.Expr] = []
