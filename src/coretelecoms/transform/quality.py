@@ -55,6 +55,7 @@ DUPLICATE_SCHEMA: dict[str, pl.DataType] = {
 """Shape of :meth:`DataQualityChecker.find_duplicates` (the audit adds ``record``)."""
 
 _DETAIL_MAX = 200
+_KEY_SLICE = 500_000
 
 
 def _present(f: Field) -> str:
@@ -384,15 +385,24 @@ class DataQualityChecker:
         taken for exact rather than conflicting duplicates; both are dropped either way.)
         """
         raw = list(self.contract.raw_columns)
-        key_rows = lf.select(SOURCE_ROW, *(f.raw for f in self.key_fields)).collect()
-        keys = pl.DataFrame(
-            [DataCleaner.clean_column(f, key_rows.get_column(f.raw)) for f in self.key_fields]
-        )
-        key_hash = pl.first() if keys.width == 1 else pl.struct(pl.all())
-        flags = keys.select(
-            ~pl.any_horizontal(pl.all().is_null()) & key_hash.hash(seed=0).is_duplicated()
-        ).to_series()
-        repeated = key_rows.get_column(SOURCE_ROW).filter(flags).cast(pl.Int64)
+        key_hash = pl.first() if len(self.key_fields) == 1 else pl.struct(pl.all())
+        has_key = ~pl.any_horizontal(pl.all().is_null())
+        rows = lf.select(pl.len()).collect().item()
+        positions, hashes = [], []
+        for offset in range(0, rows, _KEY_SLICE):  # bounded memory on 2.5 M customers
+            part = lf.slice(offset, _KEY_SLICE).select(
+                SOURCE_ROW, *(f.raw for f in self.key_fields)
+            )
+            part = part.collect()
+            keys = pl.DataFrame(
+                [DataCleaner.clean_column(f, part.get_column(f.raw)) for f in self.key_fields]
+            )
+            hashes.append(keys.select(pl.when(has_key).then(key_hash.hash(seed=0))).to_series())
+            positions.append(part.get_column(SOURCE_ROW).cast(pl.Int64))
+        if not hashes:
+            return pl.DataFrame(schema=DUPLICATE_SCHEMA)
+        hashed = pl.concat(hashes)
+        repeated = pl.concat(positions).filter(hashed.is_not_null() & hashed.is_duplicated())
         if repeated.is_empty():
             return pl.DataFrame(schema=DUPLICATE_SCHEMA)
         reason, _ = self._reject_reason()
