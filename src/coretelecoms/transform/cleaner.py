@@ -11,6 +11,11 @@ returns it unchanged (a property test holds this).
 
 Reference facts (allowed values, state codes, email typo domains) come from
 :mod:`coretelecoms.contracts`; this module only says how to apply them.
+
+Speed without changing a result: columns that repeat few values are cleaned once per distinct
+value (:func:`per_distinct`, :data:`REPEATING_RULES`), and UUIDs and addresses take a cheap path
+for their everyday shape, with the full rule once per distinct other value
+(:meth:`DataCleaner.clean_column`). Tests hold both equal to the plain rules.
 """
 
 from __future__ import annotations
@@ -254,8 +259,8 @@ def parse_address(expr: pl.Expr) -> pl.Expr:
     zip. ZIP+4 is cut to the five-digit ZIP (text, so leading zeros survive).
 
     As one expression Polars evaluates the shared sub-expressions once per use; the checker
-    runs the same three stages as columns instead (:meth:`DataCleaner.stages`), which is
-    several times faster on 2.5 M customers.
+    runs the everyday shape through :func:`plain_address_stages` and only the other values
+    through this parser, staged as columns (:meth:`DataCleaner.clean_column`).
     """
     value = address_value(expr)
     return assemble_address(address_last_line(value), address_street(value))
@@ -433,7 +438,11 @@ class DataCleaner:
         fast = lf.select(col, final.alias("__fast")).collect(engine="streaming")  # both cores
         is_fast = pl.col("__fast").is_not_null()
         values = fast.filter(~is_fast).get_column(name).unique()
-        mapped = values.to_frame().select(DataCleaner.clean(field, col)).to_series()
+        full_stages, full_final = DataCleaner.stages(field, col, "__full_")
+        odd = values.to_frame().lazy()
+        for level in full_stages:
+            odd = odd.with_columns(level)
+        mapped = odd.select(full_final).collect().to_series()
         # Only the other rows are looked up: the fast rows are null here, which costs no hash.
         full = (
             pl.when(~is_fast)
