@@ -25,7 +25,6 @@ from coretelecoms.load.quarantine import quarantine_orphans, quarantine_rejects
 from coretelecoms.load.staging import (
     SOURCE_ROW,
     apply_stage,
-    check_unique_keys,
     copy_frame,
     prepare_session,
     stage_clean,
@@ -223,7 +222,6 @@ class Loader:
                 return False
             stage_clean(conn, contract, batch.clean)
             orphans = quarantine_orphans(conn, contract, batch, self.run_id)
-            check_unique_keys(conn, contract)
             applied = apply_stage(conn, contract, self.run_id, self.logical_date)
             rejects = quarantine_rejects(conn, contract, batch, self.run_id)
             self._record_issues(conn, batch)

@@ -28,6 +28,7 @@ from coretelecoms.load.staging import (
     copy_frame,
     create_stage,
     prepare_session,
+    probe,
 )
 from coretelecoms.postgres import connect
 from coretelecoms.transform.batch import TransformedBatch
@@ -53,11 +54,12 @@ def _parent_joins(contract: EntityContract) -> tuple[sql.Composable, list[sql.Co
     for i, parent in enumerate(contract.parents):
         alias = f"p{i}"
         joins.append(
-            sql.SQL("left join {parent} {alias} on {alias}.{pkey} = s.{col}").format(
-                parent=schema.table(CONTRACTS[parent.entity]),
-                alias=sql.Identifier(alias),
-                pkey=sql.Identifier(parent.key),
-                col=sql.Identifier(parent.column),
+            probe(
+                schema.table(CONTRACTS[parent.entity]),
+                parent.key,
+                parent.column,
+                alias=alias,
+                left=True,
             )
         )
         missing.append(
