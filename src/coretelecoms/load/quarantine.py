@@ -28,7 +28,6 @@ from coretelecoms.load.staging import (
     copy_frame,
     create_stage,
     prepare_session,
-    probe,
 )
 from coretelecoms.postgres import connect
 from coretelecoms.transform.batch import TransformedBatch
@@ -49,22 +48,30 @@ _QUARANTINE_META = (
 
 
 def _parent_joins(contract: EntityContract) -> tuple[sql.Composable, list[sql.Composable]]:
+    """Per parent, a join to the batch's distinct parent ids that the parent table lacks.
+
+    Looking up distinct ids (100 agents, not 100 k rows) in one anti-join per parent lets the
+    planner scan or probe the parent once per batch, whichever is cheaper.
+    """
     joins = []
     missing = []
     for i, parent in enumerate(contract.parents):
-        alias = f"p{i}"
+        alias = sql.Identifier(f"p{i}")
+        col = sql.Identifier(parent.column)
         joins.append(
-            probe(
-                schema.table(CONTRACTS[parent.entity]),
-                parent.key,
-                parent.column,
+            sql.SQL(
+                "left join (select v.{col} from (select distinct {col} from {stage}) v "
+                "where not exists (select from {parent} p where p.{pkey} = v.{col})) {alias} "
+                "on {alias}.{col} = s.{col}"
+            ).format(
+                col=col,
+                stage=sql.Identifier(STAGE),
+                parent=schema.table(CONTRACTS[parent.entity]),
+                pkey=sql.Identifier(parent.key),
                 alias=alias,
-                left=True,
             )
         )
-        missing.append(
-            sql.SQL("{}.{} is null").format(sql.Identifier(alias), sql.Identifier(parent.key))
-        )
+        missing.append(sql.SQL("({}.{} is not null or s.{} is null)").format(alias, col, col))
     return sql.SQL(" ").join(joins), missing
 
 

@@ -185,23 +185,15 @@ def apply_stage(
     return Applied(inserted, updated, matched - updated, history + new_history)
 
 
-def probe(
-    target: sql.Composable, key: str, column: str, alias: str = "t", left: bool = False
-) -> sql.Composable:
-    """``[left] join lateral``: the row of ``target`` whose unique ``key`` equals ``s.column``.
+def _probe(target: sql.Composable, key: str) -> sql.Composable:
+    """``join lateral``: the row of ``target`` whose unique ``key`` equals the staged one.
 
     Lateral with ``limit 1`` keeps it a nested loop over the target's unique index: a batch of
     100 k sorted keys walks the index once, where the hash join the planner otherwise prefers
     reads the whole table (2.5 M customers) for every batch.
     """
-    return sql.SQL(
-        "{kind} join lateral (select * from {t} where {k} = s.{c} limit 1) {a} on true"
-    ).format(
-        kind=sql.SQL("left" if left else ""),
-        t=target,
-        k=sql.Identifier(key),
-        c=sql.Identifier(column),
-        a=sql.Identifier(alias),
+    return sql.SQL("join lateral (select * from {t} where {k} = s.{k} limit 1) t on true").format(
+        t=target, k=sql.Identifier(key)
     )
 
 
@@ -234,7 +226,7 @@ def _create_diff(conn: psycopg.Connection, contract: EntityContract) -> int:
             extra=extra,
             changed=changed,
             stage=sql.Identifier(STAGE),
-            probe=probe(schema.table(contract), key, key),
+            probe=_probe(schema.table(contract), key),
         )
     ).rowcount
 
