@@ -29,7 +29,7 @@ from coretelecoms.load.staging import (
     prepare_session,
     stage_clean,
 )
-from coretelecoms.load.state import LoadState, read_state
+from coretelecoms.load.state import LoadState, figures_of, read_state
 from coretelecoms.postgres import connect
 from coretelecoms.transform.batch import SourceVersion, TransformedBatch
 
@@ -53,13 +53,11 @@ class SourceFigures:
     duplicates: int
 
     def figures(self) -> dict[str, int]:
-        return {
-            "read": self.read,
-            "loaded": self.loaded,
-            "unchanged": self.unchanged,
-            "quarantined": self.quarantined,
-            "duplicates": self.duplicates,
-        }
+        return figures_of(self)
+
+
+def _summed(key: str) -> property:
+    return property(lambda self: sum(getattr(s, key) for s in self.sources))
 
 
 @dataclass
@@ -73,37 +71,15 @@ class LoadSummary:
     batches_skipped: int = 0
     sources: list[SourceFigures] = field(default_factory=list)
 
-    def _total(self, name: str) -> int:
-        return sum(getattr(s, name) for s in self.sources)
-
-    @property
-    def read(self) -> int:
-        return self._total("read")
-
-    @property
-    def loaded(self) -> int:
-        return self._total("loaded")
-
-    @property
-    def unchanged(self) -> int:
-        return self._total("unchanged")
-
-    @property
-    def quarantined(self) -> int:
-        return self._total("quarantined")
-
-    @property
-    def duplicates(self) -> int:
-        return self._total("duplicates")
+    read = _summed("read")
+    loaded = _summed("loaded")
+    unchanged = _summed("unchanged")
+    quarantined = _summed("quarantined")
+    duplicates = _summed("duplicates")
 
     def figures(self) -> dict[str, int]:
-        return {
-            "read": self.read,
-            "loaded": self.loaded,
-            "unchanged": self.unchanged,
-            "quarantined": self.quarantined,
-            "duplicates": self.duplicates,
-        }
+        """Figures summed over the source versions this call loaded or reconciled."""
+        return figures_of(self)
 
 
 class Loader:
@@ -303,14 +279,7 @@ class Loader:
         with conn.transaction():
             state: LoadState = read_state(conn, self.contract.entity, src.fingerprint)
             figures = SourceFigures(
-                src.source_uri,
-                src.fingerprint,
-                state.batches,
-                state.read,
-                state.loaded,
-                state.unchanged,
-                state.quarantined,
-                state.duplicates,
+                src.source_uri, src.fingerprint, state.batches, **state.figures()
             )
             problems = []
             if state.read != state.loaded + state.unchanged + state.quarantined + state.duplicates:
@@ -338,11 +307,7 @@ class Loader:
                 " where run_id = %s and entity = %s and source_fingerprint = %s",
                 [
                     state.batches,
-                    state.read,
-                    state.loaded,
-                    state.unchanged,
-                    state.quarantined,
-                    state.duplicates,
+                    *state.figures().values(),
                     self.run_id,
                     self.contract.entity,
                     src.fingerprint,
@@ -389,11 +354,7 @@ class Loader:
                         src.source_uri,
                         src.logical_date,
                         state.batches,
-                        state.read,
-                        state.loaded,
-                        state.unchanged,
-                        state.quarantined,
-                        state.duplicates,
+                        *state.figures().values(),
                         error[:2000],
                     ],
                 )

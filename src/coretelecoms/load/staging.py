@@ -240,27 +240,39 @@ def _assignments(contract: EntityContract) -> sql.Composable:
     )
 
 
-def _update_complaints(
-    conn: psycopg.Connection, contract: EntityContract, run_id: str
-) -> tuple[int, int]:
-    gen = sql.Identifier(contract.generation_date or "generated_date")
-    status = sql.Identifier(schema.STATUS_COLUMN)
-    key = sql.Identifier(schema.COMPLAINT_KEY)
-    # Never move a complaint backwards: an older observation only adds history.
-    updated = conn.execute(
+def _update_changed(
+    conn: psycopg.Connection,
+    contract: EntityContract,
+    run_id: str,
+    condition: sql.Composable | None = None,
+) -> int:
+    """Rewrite the stored rows ``_diff`` flags as changed (and ``condition``); returns how many."""
+    key = sql.Identifier(schema.key_column(contract))
+    return conn.execute(
         sql.SQL(
             "update {target} t set {assign}, _change_seq = {seq}, _run_id = %s "
-            "from {diff} d where d._changed and t.{key} = d.{key} and d.{gen} >= t.{gen}"
+            "from {diff} d where d._changed and t.{key} = d.{key} {condition}"
         ).format(
             target=schema.table(contract),
             assign=_assignments(contract),
             seq=_SEQ,
             diff=sql.Identifier(DIFF),
             key=key,
-            gen=gen,
+            condition=condition or sql.SQL(""),
         ),
         [run_id],
     ).rowcount
+
+
+def _update_complaints(
+    conn: psycopg.Connection, contract: EntityContract, run_id: str
+) -> tuple[int, int]:
+    gen = sql.Identifier(contract.generation_date or "generated_date")
+    status = sql.Identifier(schema.STATUS_COLUMN)
+    # Never move a complaint backwards: an older observation only adds history.
+    updated = _update_changed(
+        conn, contract, run_id, sql.SQL("and d.{gen} >= t.{gen}").format(gen=gen)
+    )
     history = conn.execute(
         sql.SQL(
             "insert into {hist} as h (complaint_key, channel, resolution_status, observed_date, "
@@ -394,19 +406,7 @@ def _update_static(
     """Update changed rows; a tracked change seen in the snapshot of logical date D closes the
     open version at D and opens one at D (a second change on the same D replaces it in place)."""
     key = sql.Identifier(schema.key_column(contract))
-    updated = conn.execute(
-        sql.SQL(
-            "update {target} t set {assign}, _change_seq = {seq}, _run_id = %s "
-            "from {diff} d where d._changed and t.{key} = d.{key}"
-        ).format(
-            target=schema.table(contract),
-            assign=_assignments(contract),
-            seq=_SEQ,
-            diff=sql.Identifier(DIFF),
-            key=key,
-        ),
-        [run_id],
-    ).rowcount
+    updated = _update_changed(conn, contract, run_id)
     name = schema.versions_table(contract)
     if name is None or updated == 0:
         return updated, 0
