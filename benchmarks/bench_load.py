@@ -199,7 +199,7 @@ def main() -> int:
     if args.dsn is None:
         import pgserver
 
-        server = pgserver.get_server(tempfile.mkdtemp(prefix="bench_load_"), cleanup_mode="stop")
+        server = pgserver.get_server(tempfile.mkdtemp(prefix="bench_load_"), cleanup_mode="delete")
         maintenance = server.get_uri("postgres")
     else:
         maintenance = args.dsn
