@@ -25,12 +25,11 @@ from coretelecoms.load.quarantine import quarantine_orphans, quarantine_rejects
 from coretelecoms.load.staging import (
     SOURCE_ROW,
     apply_stage,
-    check_unique_keys,
     copy_frame,
     prepare_session,
     stage_clean,
 )
-from coretelecoms.load.state import LoadState, read_state
+from coretelecoms.load.state import LoadState, figures_of, read_state
 from coretelecoms.postgres import connect
 from coretelecoms.transform.batch import SourceVersion, TransformedBatch
 
@@ -54,13 +53,11 @@ class SourceFigures:
     duplicates: int
 
     def figures(self) -> dict[str, int]:
-        return {
-            "read": self.read,
-            "loaded": self.loaded,
-            "unchanged": self.unchanged,
-            "quarantined": self.quarantined,
-            "duplicates": self.duplicates,
-        }
+        return figures_of(self)
+
+
+def _summed(key: str) -> property:
+    return property(lambda self: sum(getattr(s, key) for s in self.sources))
 
 
 @dataclass
@@ -74,37 +71,15 @@ class LoadSummary:
     batches_skipped: int = 0
     sources: list[SourceFigures] = field(default_factory=list)
 
-    def _total(self, name: str) -> int:
-        return sum(getattr(s, name) for s in self.sources)
-
-    @property
-    def read(self) -> int:
-        return self._total("read")
-
-    @property
-    def loaded(self) -> int:
-        return self._total("loaded")
-
-    @property
-    def unchanged(self) -> int:
-        return self._total("unchanged")
-
-    @property
-    def quarantined(self) -> int:
-        return self._total("quarantined")
-
-    @property
-    def duplicates(self) -> int:
-        return self._total("duplicates")
+    read = _summed("read")
+    loaded = _summed("loaded")
+    unchanged = _summed("unchanged")
+    quarantined = _summed("quarantined")
+    duplicates = _summed("duplicates")
 
     def figures(self) -> dict[str, int]:
-        return {
-            "read": self.read,
-            "loaded": self.loaded,
-            "unchanged": self.unchanged,
-            "quarantined": self.quarantined,
-            "duplicates": self.duplicates,
-        }
+        """Figures summed over the source versions this call loaded or reconciled."""
+        return figures_of(self)
 
 
 class Loader:
@@ -223,7 +198,6 @@ class Loader:
                 return False
             stage_clean(conn, contract, batch.clean)
             orphans = quarantine_orphans(conn, contract, batch, self.run_id)
-            check_unique_keys(conn, contract)
             applied = apply_stage(conn, contract, self.run_id, self.logical_date)
             rejects = quarantine_rejects(conn, contract, batch, self.run_id)
             self._record_issues(conn, batch)
@@ -305,14 +279,7 @@ class Loader:
         with conn.transaction():
             state: LoadState = read_state(conn, self.contract.entity, src.fingerprint)
             figures = SourceFigures(
-                src.source_uri,
-                src.fingerprint,
-                state.batches,
-                state.read,
-                state.loaded,
-                state.unchanged,
-                state.quarantined,
-                state.duplicates,
+                src.source_uri, src.fingerprint, state.batches, **state.figures()
             )
             problems = []
             if state.read != state.loaded + state.unchanged + state.quarantined + state.duplicates:
@@ -340,11 +307,7 @@ class Loader:
                 " where run_id = %s and entity = %s and source_fingerprint = %s",
                 [
                     state.batches,
-                    state.read,
-                    state.loaded,
-                    state.unchanged,
-                    state.quarantined,
-                    state.duplicates,
+                    *state.figures().values(),
                     self.run_id,
                     self.contract.entity,
                     src.fingerprint,
@@ -391,11 +354,7 @@ class Loader:
                         src.source_uri,
                         src.logical_date,
                         state.batches,
-                        state.read,
-                        state.loaded,
-                        state.unchanged,
-                        state.quarantined,
-                        state.duplicates,
+                        *state.figures().values(),
                         error[:2000],
                     ],
                 )

@@ -5,11 +5,21 @@ describe, so they can never disagree with the data."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 
 from coretelecoms.load.errors import classify
 from coretelecoms.postgres import connect
+
+# Reconciliation figures, under the keys operators and ``status --json`` use:
+# read = loaded + unchanged + quarantined + duplicates.
+FIGURE_KEYS = ("read", "loaded", "unchanged", "quarantined", "duplicates")
+
+
+def figures_of(obj: Any) -> dict[str, int]:
+    """The reconciliation figures of anything that has them as attributes."""
+    return {key: int(getattr(obj, key)) for key in FIGURE_KEYS}
 
 
 @dataclass(frozen=True)
@@ -37,13 +47,7 @@ class LoadState:
 
     def figures(self) -> dict[str, int]:
         """Reconciliation figures under the keys operators and ``status --json`` use."""
-        return {
-            "read": self.read,
-            "loaded": self.loaded,
-            "unchanged": self.unchanged,
-            "quarantined": self.quarantined,
-            "duplicates": self.duplicates,
-        }
+        return figures_of(self)
 
 
 _STATE_SQL = (

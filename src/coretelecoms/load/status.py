@@ -11,11 +11,10 @@ import psycopg
 from psycopg.rows import dict_row
 
 from coretelecoms.load.errors import classify
+from coretelecoms.load.state import FIGURE_KEYS
 from coretelecoms.postgres import connect
 
 log = logging.getLogger(__name__)
-
-FIGURE_KEYS = ("read", "loaded", "unchanged", "quarantined", "duplicates")
 
 
 def _jsonable(value: Any) -> Any:
