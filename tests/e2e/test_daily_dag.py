@@ -257,7 +257,7 @@ def test_day_with_no_data_yet_ends_skipped_not_failed(daily) -> None:
     for entity in COMPLAINT_ENTITIES:
         assert states[f"extract_{entity}"] == "skipped"
         assert states[f"load_{entity}"] == "skipped"
-    for task in ("release_quarantine", "load_warehouse", "dbt_build", "run_report"):
+    for task in ("release_quarantine", "load_warehouse", "dbt_build", "score_risk", "run_report"):
         assert states[task] == "skipped", task
     report = Path(daily["settings"].reports_uri) / f"run_report_{NO_DATA_DAY}.json"
     assert json.loads(report.read_text())["entities"] == {}
