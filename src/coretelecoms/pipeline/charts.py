@@ -32,7 +32,7 @@ def _num(value: float) -> str:
 
 def _frame(width: int, height: int, title: str, body: str) -> str:
     return (
-        f"<svg class='chart' xmlns='http://www.w3.org/2000/svg' width='{width}' "
+        f"<svg class='chart' width='{width}' "
         f"height='{height}' viewBox='0 0 {width} {height}' role='img' aria-label='{_esc(title)}'>"
         f"<title>{_esc(title)}</title>"
         f"<text x='0' y='16' {_FONT} font-size='14' font-weight='600' fill='#111827'>"
