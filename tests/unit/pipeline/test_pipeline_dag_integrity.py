@@ -118,4 +118,4 @@ def test_parse_is_fast_and_imports_no_heavy_libraries() -> None:
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["seconds"] < 2.0, result
     assert result["heavy"] == [], result
-    assert result["tasks"] == 18
+    assert result["tasks"] == 19
