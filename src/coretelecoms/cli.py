@@ -534,8 +534,11 @@ def _metrics_table(evaluation: dict) -> Table:
         title="held-out months " + ", ".join(m[:7] for m in evaluation.get("test_months", []))
     )
     for column in ("scorer", "ROC AUC", "PR AUC", "top-decile precision", "lift", "base rate"):
-        table.add_column(column, justify="left" if column == "scorer" else "right")
-    for name, m in evaluation.get("metrics", {}).items():
+        table.add_column(
+            column, justify="left" if column == "scorer" else "right", no_wrap=column == "scorer"
+        )
+    metrics = evaluation.get("metrics", {})
+    for name, m in sorted(metrics.items(), key=lambda kv: (kv[0] != "model", kv[0])):
         table.add_row(
             name,
             f"{m['roc_auc']:.3f}",
@@ -622,7 +625,8 @@ def risk_explain(
         table = Table(title="mean |score change| when a feature is set to its median")
         table.add_column("feature")
         table.add_column("importance", justify="right")
-        for feature, value in evaluation["importance"].items():
+        importance = sorted(evaluation["importance"].items(), key=lambda kv: -kv[1])
+        for feature, value in importance:
             table.add_row(feature, f"{value:.4f}")
         console.print(table)
         return
