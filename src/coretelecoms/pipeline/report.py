@@ -330,7 +330,10 @@ def _tiles(report: dict[str, Any]) -> str:
         (f"{total['loaded']:,}", "rows loaded (new or changed)"),
         (f"{total['quarantined']:,}", "rows quarantined this run"),
         (f"{sum(i['rows'] for i in report['dq_issues']):,}", "field-level DQ issues"),
-        ("balanced" if balanced else "NOT balanced", "reconciliation"),
+        (
+            "no data" if not entities else "balanced" if balanced else "NOT balanced",
+            "reconciliation",
+        ),
     ]
     return (
         "<div class='tiles'>"
