@@ -410,6 +410,10 @@ def test_run_report_written_per_day(daily) -> None:
     assert set(report["entities"]) == {*STATIC_ENTITIES, *COMPLAINT_ENTITIES}
     assert report["gold_rows"]["fct_complaint"] > 0
     assert (Path(settings.reports_uri) / f"run_report_{DAYS[0]}.html").exists()
+    last = json.loads((Path(settings.reports_uri) / f"run_report_{DAYS[-1]}.json").read_text())
+    assert last["tasks"]["score_risk"] == "scored"
+    assert last["gold_rows"]["customer_risk_scores"] > 0
+    assert last["risk"]["top"] and last["risk"]["metrics"]["model"]
 
 
 # -- backfill equals day by day ----------------------------------------------------------------
