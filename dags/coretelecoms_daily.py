@@ -20,7 +20,9 @@ cleared and rerun.
    need parents) -> `load_<channel>` (transform + load; a retry resumes after the last committed
    batch). A channel with no file or table for the day ends **skipped**.
 6. `release_quarantine` (orphans whose parent arrived) -> `load_warehouse` (silver changes since
-   the watermark) -> `dbt_build` -> `run_report` (JSON + HTML in `<lake>/reports/`).
+   the watermark) -> `dbt_build` -> `score_risk` (retrain the escalation model on the features,
+   rewrite `customer_risk_scores`; a no-op while there are too few months) -> `run_report`
+   (JSON + self-contained HTML with charts in `<lake>/reports/`).
    A day where nothing at all arrived skips 6 down to the report, which records "no data".
 
 Retries with exponential backoff on every task; Slack notification of every run outcome when
@@ -112,6 +114,10 @@ def coretelecoms_daily() -> None:
     def dbt_build(ds: str | None = None, run_id: str | None = None) -> dict:
         return _call(tasks.build_warehouse, ds, run_id)
 
+    @task
+    def score_risk(ds: str | None = None, run_id: str | None = None) -> dict:
+        return _call(tasks.score_risk, ds, run_id)
+
     @task(trigger_rule=TriggerRule.NONE_FAILED)
     def run_report(
         results: dict[str, Any], ds: str | None = None, run_id: str | None = None
@@ -146,9 +152,12 @@ def coretelecoms_daily() -> None:
         loaded >> released
     warehouse = load_warehouse()
     built = dbt_build()
-    released >> warehouse >> built
+    scored = score_risk()
+    released >> warehouse >> built >> scored
     results = {f"load_{entity}": out for entity, out in loads.items()}
-    results.update(release_quarantine=released, load_warehouse=warehouse, dbt_build=built)
+    results.update(
+        release_quarantine=released, load_warehouse=warehouse, dbt_build=built, score_risk=scored
+    )
     run_report(results)
 
 

@@ -520,5 +520,154 @@ def _print_summary(settings: Settings, outcomes: list, seconds: float) -> None:
     console.print(f"{ok}/{len(outcomes)} DAG runs succeeded; demo took {seconds:.0f}s")
 
 
+# -- risk and report ---------------------------------------------------------------------------
+
+risk_app = typer.Typer(
+    help="Escalation risk: train the model, score customers, explain a score.",
+    no_args_is_help=True,
+)
+app.add_typer(risk_app, name="risk")
+
+
+def _metrics_table(evaluation: dict) -> Table:
+    table = Table(
+        title="held-out months " + ", ".join(m[:7] for m in evaluation.get("test_months", []))
+    )
+    for column in ("scorer", "ROC AUC", "PR AUC", "top-decile precision", "lift", "base rate"):
+        table.add_column(
+            column, justify="left" if column == "scorer" else "right", no_wrap=column == "scorer"
+        )
+    metrics = evaluation.get("metrics", {})
+    for name, m in sorted(metrics.items(), key=lambda kv: (kv[0] != "model", kv[0])):
+        table.add_row(
+            name,
+            f"{m['roc_auc']:.3f}",
+            f"{m['pr_auc']:.3f}",
+            f"{m['top_decile_precision']:.1%}",
+            f"{m['top_decile_lift']:.2f}x",
+            f"{m['base_rate']:.1%}",
+        )
+    return table
+
+
+@risk_app.command("train")
+def risk_train(
+    test_months: int = typer.Option(3, min=1, help="Months held out for the evaluation."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Train the escalation model on a time-based split, compare it with the baselines on the
+    held-out months, then refit on every labelled month and save it."""
+    from coretelecoms.risk import RiskError, train
+
+    try:
+        evaluation = train(get_settings(), test_months=test_months)
+    except (RiskError, ValueError) as exc:
+        raise fail(str(exc)) from None
+    if as_json:
+        typer.echo(json.dumps(evaluation, indent=2, default=str))
+        return
+    console.print(_metrics_table(evaluation))
+    console.print(
+        f"model {evaluation['version']} trained through {evaluation['trained_through'][:7]} "
+        f"on {evaluation['final_rows']:,} customer-months; saved to {evaluation['model_uri']}"
+    )
+
+
+@risk_app.command("score")
+def risk_score(
+    top: int = typer.Option(10, min=0, help="How many of the riskiest customers to print."),
+) -> None:
+    """Score every customer-month with the saved model into gold.customer_risk_scores."""
+    from coretelecoms.risk import RiskError, score
+    from coretelecoms.risk.store import read_scores
+
+    settings = get_settings()
+    try:
+        result = score(settings)
+    except RiskError as exc:
+        raise fail(str(exc)) from None
+    console.print(
+        f"wrote {result['rows']:,} scores (model {result['model_version']}); "
+        f"latest month {result['latest_month']}"
+    )
+    if top:
+        table = Table(title=f"riskiest customers, features up to {result['latest_month']}")
+        for column in ("rank", "customer", "score", "top reasons"):
+            table.add_column(column, justify="right" if column in {"rank", "score"} else "left")
+        for r in read_scores(settings).head(top).iter_rows(named=True):
+            table.add_row(
+                str(r["risk_rank"]), r["customer_id"], f"{r['score']:.3f}", r["top_reasons"] or ""
+            )
+        console.print(table)
+
+
+@risk_app.command("explain")
+def risk_explain(
+    customer_id: str | None = typer.Argument(
+        None, help="A customer id; without one, the model's overall feature importance."
+    ),
+    month: str | None = typer.Option(None, help="Feature month YYYY-MM-01 (default: latest)."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Why a customer scores as they do: each feature's value and how much it moves the score."""
+    from coretelecoms.risk import RiskError, explain
+    from coretelecoms.risk.store import load_evaluation
+
+    settings = get_settings()
+    if customer_id is None:
+        evaluation = load_evaluation(settings)
+        if not evaluation:
+            raise fail("no risk model yet: run `coretelecoms risk train` first")
+        if as_json:
+            typer.echo(json.dumps(evaluation["importance"], indent=2))
+            return
+        console.print(_metrics_table(evaluation))
+        table = Table(title="mean |score change| when a feature is set to its median")
+        table.add_column("feature")
+        table.add_column("importance", justify="right")
+        importance = sorted(evaluation["importance"].items(), key=lambda kv: -kv[1])
+        for feature, value in importance:
+            table.add_row(feature, f"{value:.4f}")
+        console.print(table)
+        return
+    try:
+        explained = explain(settings, customer_id, month)
+    except RiskError as exc:
+        raise fail(str(exc)) from None
+    if as_json:
+        typer.echo(json.dumps(explained, indent=2))
+        return
+    table = Table(
+        title=f"customer {customer_id}, features up to {explained['month_start_date']}: "
+        f"score {explained['score']:.3f}"
+    )
+    for column in ("feature", "value", "score change"):
+        table.add_column(column, justify="left" if column == "feature" else "right")
+    for row in explained["features"]:
+        table.add_row(row["feature"], f"{row['value']:g}", f"{row['contribution']:+.4f}")
+    console.print(table)
+
+
+@app.command()
+def report(
+    on: str | None = typer.Option(
+        None, "--date", help="Logical date (YYYY-MM-DD); default: the latest run."
+    ),
+) -> None:
+    """Write the HTML + JSON run report of the latest run (of a day) to <lake>/reports/."""
+    from coretelecoms.pipeline.report import latest_run, write_run_report
+
+    settings = get_settings()
+    day = _parse_date(on, "--date") if on else None
+    found = latest_run(settings, day)
+    if found is None:
+        raise fail(
+            f"no pipeline run recorded{f' for {day}' if day else ''}: run the pipeline first"
+        )
+    logical_date, run_id = found
+    written = write_run_report(settings, logical_date, run_id, {})
+    console.print(f"run report of {logical_date} ({run_id}): {written['html']}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

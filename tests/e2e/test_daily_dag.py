@@ -257,7 +257,7 @@ def test_day_with_no_data_yet_ends_skipped_not_failed(daily) -> None:
     for entity in COMPLAINT_ENTITIES:
         assert states[f"extract_{entity}"] == "skipped"
         assert states[f"load_{entity}"] == "skipped"
-    for task in ("release_quarantine", "load_warehouse", "dbt_build", "run_report"):
+    for task in ("release_quarantine", "load_warehouse", "dbt_build", "score_risk", "run_report"):
         assert states[task] == "skipped", task
     report = Path(daily["settings"].reports_uri) / f"run_report_{NO_DATA_DAY}.json"
     assert json.loads(report.read_text())["entities"] == {}
@@ -410,6 +410,10 @@ def test_run_report_written_per_day(daily) -> None:
     assert set(report["entities"]) == {*STATIC_ENTITIES, *COMPLAINT_ENTITIES}
     assert report["gold_rows"]["fct_complaint"] > 0
     assert (Path(settings.reports_uri) / f"run_report_{DAYS[0]}.html").exists()
+    last = json.loads((Path(settings.reports_uri) / f"run_report_{DAYS[-1]}.json").read_text())
+    assert last["tasks"]["score_risk"] == "scored"
+    assert last["gold_rows"]["customer_risk_scores"] > 0
+    assert last["risk"]["top"] and last["risk"]["metrics"]["model"]
 
 
 # -- backfill equals day by day ----------------------------------------------------------------

@@ -282,6 +282,17 @@ def build_warehouse(settings: Settings, logical_date: date | str, run_id: str) -
     }
 
 
+def score_risk(settings: Settings, logical_date: date | str, run_id: str) -> dict:
+    """Retrain the escalation model on the current features and rewrite
+    ``customer_risk_scores``; ``status`` is ``skipped`` (with a reason) while the features hold
+    too few months to train on."""
+    from coretelecoms.risk import train_and_score
+
+    out = train_and_score(settings)
+    out.update(logical_date=to_date(logical_date).isoformat(), run_id=run_id)
+    return out
+
+
 def write_report(
     settings: Settings, logical_date: date | str, run_id: str, results: dict[str, Any] | None
 ) -> dict:

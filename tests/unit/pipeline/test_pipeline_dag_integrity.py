@@ -82,6 +82,8 @@ def test_branch_gate_and_channels_are_wired_as_documented(dag) -> None:
     }
     assert dag.get_task("load_warehouse").upstream_task_ids == {"release_quarantine"}
     assert dag.get_task("dbt_build").upstream_task_ids == {"load_warehouse"}
+    assert dag.get_task("score_risk").upstream_task_ids == {"dbt_build"}
+    assert "score_risk" in dag.get_task("run_report").upstream_task_ids
     assert dag.get_task("run_report").trigger_rule == TriggerRule.NONE_FAILED
 
 
@@ -116,4 +118,4 @@ def test_parse_is_fast_and_imports_no_heavy_libraries() -> None:
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["seconds"] < 2.0, result
     assert result["heavy"] == [], result
-    assert result["tasks"] == 18
+    assert result["tasks"] == 19

@@ -1,0 +1,177 @@
+"""The escalation training set: a dense customer x month panel built from
+``customer_features_monthly``, with features known at the end of month t and the label from t+1.
+
+The feature store only has rows for months in which a customer complained. A customer who was
+quiet in a month still has a risk, so the panel carries every customer from the month of their
+first complaint up to the horizon (the last month with data), zero-filling quiet months, and
+derives the windowed features (3, 6, 12 months, to date) on that dense grid. Every derived
+feature looks backwards only; ``tests/unit/risk`` fails if one ever looks forwards.
+
+``escalation_count`` of month t is deliberately not a feature: a cross-channel follow-up that
+makes a month-t complaint escalated may be requested in month t+1, so it carries the label.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import polars as pl
+
+KEY = ("customer_id", "month_start_date")
+
+MONTH_COUNTS = (
+    "complaint_count",
+    "call_count",
+    "social_media_count",
+    "web_form_count",
+    "technician_support_count",
+    "network_failure_count",
+    "router_delivery_count",
+    "payments_count",
+    "resolved_count",
+    "blocked_count",
+    "sla_breached_count",
+    "distinct_agent_count",
+)
+"""Counts of month t taken from the feature store (0 in a quiet month)."""
+
+LABEL_SOURCE = "escalation_count"
+LABEL = "is_escalated_next_month"
+TARGET_MONTH = "target_month_start_date"
+
+_WINDOWED = ("complaint_count", "blocked_count", "sla_breached_count", "unresolved_count")
+
+FEATURES: tuple[str, ...] = (
+    *MONTH_COUNTS,
+    "unresolved_count",
+    "avg_days_to_resolve",
+    *(f"{c}_{w}" for c in _WINDOWED for w in ("3m", "6m", "12m", "to_date")),
+    "channels_used_to_date",
+    "months_since_first_complaint",
+    "months_since_last_complaint",
+)
+"""Model inputs, all known at the end of month t."""
+
+BASELINES: dict[str, str] = {
+    "complaints_last_month": "complaint_count",
+    "unresolved_last_month": "unresolved_count",
+}
+"""Single-column baselines the model must beat: the column itself is the score."""
+
+
+def _month_index(column: str) -> pl.Expr:
+    return pl.col(column).dt.year().cast(pl.Int32) * 12 + pl.col(column).dt.month().cast(pl.Int32)
+
+
+def build_panel(features: pl.DataFrame) -> pl.DataFrame:
+    """Dense customer x month panel with ``FEATURES``, ``LABEL`` and ``TARGET_MONTH``.
+
+    ``LABEL`` is null in the horizon month (its next month is not known yet): those rows are
+    scored, never trained on.
+
+    Raises:
+        ValueError: ``features`` lacks a column the panel needs.
+    """
+    needed = {*KEY, *MONTH_COUNTS, "avg_days_to_resolve", LABEL_SOURCE}
+    missing = needed - set(features.columns)
+    if missing:
+        raise ValueError(f"customer_features_monthly lacks columns {sorted(missing)}")
+    monthly = features.select(sorted(needed)).with_columns(pl.col("month_start_date").cast(pl.Date))
+    if monthly.is_empty():
+        return _empty_panel()
+    horizon = monthly["month_start_date"].max()
+    spine = (
+        monthly.group_by("customer_id")
+        .agg(first=pl.col("month_start_date").min())
+        .with_columns(month_start_date=pl.date_ranges("first", pl.lit(horizon), interval="1mo"))
+        .explode("month_start_date")
+        .drop("first")
+    )
+    counts = [*MONTH_COUNTS, LABEL_SOURCE]
+    panel = (
+        spine.join(monthly, on=list(KEY), how="left")
+        .with_columns(pl.col(counts).fill_null(0).cast(pl.Int64))
+        .sort(list(KEY))
+        .with_columns(
+            unresolved_count=pl.col("complaint_count") - pl.col("resolved_count"),
+            _m=_month_index("month_start_date"),
+        )
+    )
+    by_customer = "customer_id"
+    windowed = [
+        pl.col(c).rolling_sum(window_size=w, min_samples=1).over(by_customer).alias(f"{c}_{w}m")
+        for c in _WINDOWED
+        for w in (3, 6, 12)
+    ]
+    to_date = [pl.col(c).cum_sum().over(by_customer).alias(f"{c}_to_date") for c in _WINDOWED]
+    used = [
+        (pl.col(f"{ch}_count").cum_sum().over(by_customer) > 0).cast(pl.Int64)
+        for ch in ("call", "social_media", "web_form")
+    ]
+    last_active = (
+        pl.when(pl.col("complaint_count") > 0).then(pl.col("_m")).forward_fill().over(by_customer)
+    )
+    panel = panel.with_columns(
+        *windowed,
+        *to_date,
+        channels_used_to_date=pl.sum_horizontal(used),
+        months_since_first_complaint=pl.col("_m") - pl.col("_m").min().over(by_customer),
+        months_since_last_complaint=pl.col("_m") - last_active,
+        # the panel is dense and sorted: the next row of a customer is the next month
+        **{
+            LABEL: pl.when(pl.col("month_start_date") < horizon).then(
+                pl.col(LABEL_SOURCE).shift(-1).over(by_customer) > 0
+            ),
+            TARGET_MONTH: pl.col("month_start_date").dt.offset_by("1mo"),
+        },
+    )
+    return panel.select(*KEY, TARGET_MONTH, *FEATURES, LABEL)
+
+
+def _empty_panel() -> pl.DataFrame:
+    schema: dict[str, pl.DataType] = {
+        "customer_id": pl.String(),
+        "month_start_date": pl.Date(),
+        TARGET_MONTH: pl.Date(),
+    }
+    schema.update({f: pl.Float64() for f in FEATURES})
+    schema[LABEL] = pl.Boolean()
+    return pl.DataFrame(schema=schema)
+
+
+@dataclass(frozen=True)
+class Split:
+    """A strictly time-based split: every training label month precedes every test label month."""
+
+    train: pl.DataFrame
+    test: pl.DataFrame
+    train_months: tuple[date, ...]
+    test_months: tuple[date, ...]
+
+
+def labelled_months(panel: pl.DataFrame) -> list[date]:
+    """Feature months whose next month is known, oldest first."""
+    return sorted(panel.filter(pl.col(LABEL).is_not_null())["month_start_date"].unique())
+
+
+def time_split(panel: pl.DataFrame, test_months: int) -> Split:
+    """Hold out the last ``test_months`` labelled months; train on the months before them.
+
+    A training row of month t carries its label from t+1, which is at most the first test
+    feature month and so strictly before every test label month.
+
+    Raises:
+        ValueError: fewer than ``test_months + 2`` labelled months (training needs two).
+    """
+    months = labelled_months(panel)
+    if test_months < 1 or len(months) < test_months + 2:
+        raise ValueError(
+            f"need at least {test_months + 2} labelled months of features for a "
+            f"{test_months}-month hold-out, found {len(months)}"
+        )
+    train_m, test_m = months[:-test_months], months[-test_months:]
+    labelled = panel.filter(pl.col(LABEL).is_not_null())
+    train = labelled.filter(pl.col("month_start_date").is_in(train_m))
+    test = labelled.filter(pl.col("month_start_date").is_in(test_m))
+    return Split(train, test, tuple(train_m), tuple(test_m))

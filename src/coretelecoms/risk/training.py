@@ -1,0 +1,180 @@
+"""The three things people do with the risk model: train it (and see whether it beats the
+baselines), score every customer-month into the warehouse, and explain one customer's score."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from coretelecoms.config import Settings
+from coretelecoms.risk import dataset, model, store
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TEST_MONTHS = 3
+
+
+def evaluate_split(split: dataset.Split) -> tuple[model.RiskModel, dict[str, Any]]:
+    """Fit on the training months, then score model and baselines on the held-out months."""
+    fitted = model.fit(split.train)
+    results = {"model": model.evaluate(split.test, fitted.predict(split.test))}
+    for name, score in model.baseline_scores(split.test).items():
+        results[name] = model.evaluate(split.test, score)
+    figures = {
+        "train_months": [m.isoformat() for m in split.train_months],
+        "test_months": [m.isoformat() for m in split.test_months],
+        "train_rows": split.train.height,
+        "test_rows": split.test.height,
+        "metrics": results,
+    }
+    return fitted, figures
+
+
+def _version(panel: pl.DataFrame) -> str:
+    """Content hash of the labelled training rows: same features, same version."""
+    labelled = panel.filter(pl.col(dataset.LABEL).is_not_null())
+    digest = hashlib.sha256(labelled.hash_rows().sort().to_numpy().tobytes()).hexdigest()
+    return digest[:12]
+
+
+def train(settings: Settings, test_months: int = DEFAULT_TEST_MONTHS) -> dict[str, Any]:
+    """Evaluate on a time-based hold-out, refit on every labelled month, save the model.
+
+    Returns the evaluation (also saved next to the model).
+
+    Raises:
+        RiskError: no warehouse or no feature table.
+        ValueError: too few labelled months for the hold-out.
+    """
+    panel = dataset.build_panel(store.read_features(settings))
+    return train_on_panel(settings, panel, test_months)
+
+
+def train_on_panel(settings: Settings, panel: pl.DataFrame, test_months: int) -> dict[str, Any]:
+    """``train`` on an already built panel (the DAG task reuses it for scoring)."""
+    split = dataset.time_split(panel, test_months)
+    _, figures = evaluate_split(split)
+    labelled = panel.filter(pl.col(dataset.LABEL).is_not_null())
+    final = model.fit(labelled)
+    importance = np.abs(final.contributions(_sample(split.test))).mean(axis=0)
+    figures.update(
+        version=_version(panel),
+        trained_through=labelled["month_start_date"].max().isoformat(),
+        final_rows=labelled.height,
+        features=list(dataset.FEATURES),
+        params=model.PARAMS,
+        importance=dict(
+            sorted(
+                zip(dataset.FEATURES, importance.round(5).tolist(), strict=True),
+                key=lambda kv: -kv[1],
+            )
+        ),
+    )
+    final.metadata = figures
+    figures["model_uri"], figures["evaluation_uri"] = store.save_model(settings, final)
+    log.info("risk model %s trained: %s", figures["version"], figures["metrics"]["model"])
+    return figures
+
+
+def _sample(frame: pl.DataFrame, n: int = 5000) -> pl.DataFrame:
+    return frame if frame.height <= n else frame.sample(n, seed=0)
+
+
+def score_panel(fitted: model.RiskModel, panel: pl.DataFrame) -> pl.DataFrame:
+    """Score and rank every panel row; explain the top decile of the latest month.
+
+    Reasons cost one prediction pass per feature, so only the customers an operator acts on now
+    (the latest month's top decile) get them in the table; ``coretelecoms risk explain`` covers
+    any other customer-month on demand.
+    """
+    scored = model.ranks(panel, fitted.predict(panel)).with_row_index("_row")
+    latest = panel["month_start_date"].max()
+    top = scored.filter((pl.col("month_start_date") == latest) & (pl.col("risk_decile") == 1))
+    reasons = fitted.reasons(panel[top["_row"]])
+    explained = top.select("_row").with_columns(top_reasons=pl.Series(reasons, dtype=pl.String))
+    return (
+        scored.join(explained, on="_row", how="left")
+        .sort("_row")
+        .select(
+            "customer_id",
+            "month_start_date",
+            panel[dataset.TARGET_MONTH].alias(dataset.TARGET_MONTH),
+            "score",
+            "risk_rank",
+            "risk_decile",
+            "top_reasons",
+            pl.lit(fitted.metadata.get("version"), dtype=pl.String).alias("model_version"),
+        )
+    )
+
+
+def score(settings: Settings) -> dict[str, Any]:
+    """Score every customer-month with the saved model and replace the scores table.
+
+    Raises:
+        RiskError: no warehouse, no feature table, or no model trained yet.
+    """
+    fitted = store.load_model(settings)
+    panel = dataset.build_panel(store.read_features(settings))
+    scores = score_panel(fitted, panel)
+    written = store.write_scores(settings, scores)
+    latest = scores["month_start_date"].max() if written else None
+    return {
+        "rows": written,
+        "latest_month": latest.isoformat() if latest else None,
+        "model_version": fitted.metadata.get("version"),
+    }
+
+
+def train_and_score(settings: Settings, test_months: int = DEFAULT_TEST_MONTHS) -> dict[str, Any]:
+    """The DAG's step: retrain on today's features and rescore, or say why it cannot yet.
+
+    Training is deterministic, so the scores depend on the features only (backfill-safe).
+    """
+    try:
+        features = store.read_features(settings)
+    except store.RiskError as exc:
+        return {"status": "skipped", "reason": str(exc)}
+    panel = dataset.build_panel(features)
+    try:
+        figures = train_on_panel(settings, panel, test_months)
+    except ValueError as exc:
+        return {"status": "skipped", "reason": str(exc)}
+    out = score(settings)
+    return {"status": "scored", "metrics": figures["metrics"], **out}
+
+
+def explain(settings: Settings, customer_id: str, month: str | None = None) -> dict[str, Any]:
+    """Every feature's value and contribution to one customer's score (latest month by default).
+
+    Raises:
+        RiskError: no model, or the customer has no features (never complained).
+    """
+    fitted = store.load_model(settings)
+    panel = dataset.build_panel(store.read_features(settings))
+    rows = panel.filter(pl.col("customer_id") == customer_id)
+    if month is not None:
+        rows = rows.filter(pl.col("month_start_date") == pl.lit(month).str.to_date())
+    if rows.is_empty():
+        raise store.RiskError(f"no features for customer {customer_id} ({month or 'any month'})")
+    row = rows.sort("month_start_date").tail(1)
+    contrib = fitted.contributions(row)[0]
+    values = model.matrix(row)[0]
+    table = sorted(
+        (
+            {"feature": f, "value": float(v), "contribution": float(c)}
+            for f, v, c in zip(dataset.FEATURES, values, contrib, strict=True)
+        ),
+        key=lambda r: -r["contribution"],
+    )
+    return {
+        "customer_id": customer_id,
+        "month_start_date": row["month_start_date"][0].isoformat(),
+        "score": float(fitted.predict(row)[0]),
+        "model_version": fitted.metadata.get("version"),
+        "features": table,
+    }
