@@ -275,6 +275,13 @@ def build_silver(admin: str, prefix: str, scale: float, days: int) -> list[str]:
     return [_dsn(admin, n) for n in names]
 
 
+def _slowest_nodes(target: Path, top: int = 8) -> dict[str, float]:
+    """Where a build spent its time: the slowest nodes of dbt's run_results.json."""
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    timed = sorted(((r["execution_time"], r["unique_id"]) for r in results), reverse=True)
+    return {node.split(".", 2)[-1]: round(sec, 2) for sec, node in timed[:top]}
+
+
 def measure(silver_dsns: list[str], home: Path) -> list[dict[str, object]]:
     """Per day: warehouse load from that day's silver, then one ``dbt build``."""
     settings = Settings(home=home, pg_dsn=silver_dsns[0])
@@ -295,6 +302,7 @@ def measure(silver_dsns: list[str], home: Path) -> list[dict[str, object]]:
                 "wall_s": round(wall, 2),
                 "rows_per_s": round(loaded.rows / wall),
                 "peak_rss_mb": round(_rss_mb()),
+                "slowest_dbt_nodes_s": _slowest_nodes(home / "dbt" / "target"),
             }
         )
         p = per_day[-1]

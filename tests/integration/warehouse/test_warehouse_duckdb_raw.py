@@ -48,3 +48,28 @@ def test_a_column_added_to_a_contract_is_added_to_raw(tmp_path: Path) -> None:
     wh.close()
     agents = next(t for t in RAW_TABLES if t.name == "agents")
     assert sorted(_columns(path, "agents")) == sorted(agents.column_names)
+
+
+def test_a_raw_table_keyed_by_an_older_build_is_rebuilt_without_the_key_index(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "w.duckdb"
+    conn = duckdb.connect(str(path))
+    conn.execute("create schema raw")
+    conn.execute("create table raw.agents (agent_id integer primary key, name varchar)")
+    conn.execute("insert into raw.agents values (1000, 'Mary'), (1001, 'Ann')")
+    conn.close()
+    wh = DuckDBWarehouse(path)
+    wh.ensure_tables(RAW_TABLES)
+    wh.close()
+    conn = duckdb.connect(str(path), read_only=True)
+    try:
+        keys = conn.execute(
+            "select count(*) from duckdb_constraints() where schema_name = 'raw' "
+            "and table_name = 'agents' and constraint_type = 'PRIMARY KEY'"
+        ).fetchone()
+        rows = conn.execute("select agent_id, name from raw.agents order by 1").fetchall()
+    finally:
+        conn.close()
+    assert keys == (0,)
+    assert rows == [(1000, "Mary"), (1001, "Ann")]
