@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -81,6 +83,25 @@ def open_warehouse(settings: Settings) -> Warehouse:
     return DuckDBWarehouse(Path(settings.duckdb_path))
 
 
+def _spooled_ahead(
+    silver: SilverReader, tables: tuple[RawTable, ...], marks: dict[str, int]
+) -> Iterator[ChangeSet]:
+    """Change sets in table order, the next one spooling from Postgres while the caller upserts.
+
+    Postgres (a server process) and the warehouse (DuckDB in-process, or Snowflake) then work at
+    the same time instead of taking turns. One worker thread keeps the reads on the snapshot
+    connection serial; both libraries release the GIL while they wait or work.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="silver-spool") as pool:
+        futures = [pool.submit(silver.changes, t, marks.get(t.name, 0)) for t in tables]
+        try:
+            for future in futures:
+                yield future.result()
+        finally:
+            for future in futures:
+                future.cancel()
+
+
 def load_warehouse(settings: Settings, dsn: str | None = None) -> WarehouseLoadResult:
     """Upsert silver changes since the last load into the warehouse `raw` schema.
 
@@ -101,13 +122,13 @@ def load_warehouse(settings: Settings, dsn: str | None = None) -> WarehouseLoadR
             tempfile.TemporaryDirectory(prefix="ct-warehouse-") as spool,
             SilverReader(dsn, Path(spool)) as silver,
         ):
-            for table in RAW_TABLES:
-                before = marks.get(table.name, 0)
-                change = silver.changes(table, before)
+            for change in _spooled_ahead(silver, RAW_TABLES, marks):
                 if change.rows:
                     warehouse.upsert(change)
                     change.path.unlink(missing_ok=True)
-                loads.append(TableLoad(table.name, change.rows, before, change.max_seq))
+                loads.append(
+                    TableLoad(change.table.name, change.rows, change.after_seq, change.max_seq)
+                )
     finally:
         warehouse.close()
     result = WarehouseLoadResult(settings.warehouse, tuple(loads), time.perf_counter() - started)

@@ -88,9 +88,11 @@ class SilverReader:
             sql.Identifier(c)
             for c in table.column_names
         )
-        copy = sql.SQL(
-            "copy (select {} from {} where {} order by _change_seq) to stdout (format csv)"
-        ).format(cols, ident, where)
+        # no ORDER BY: keys are unique per table, so the upsert needs no order, and sorting a
+        # first load (millions of rows) would cost Postgres more than the copy itself
+        copy = sql.SQL("copy (select {} from {} where {}) to stdout (format csv)").format(
+            cols, ident, where
+        )
         with path.open("wb") as out, self._conn.cursor().copy(copy) as cp:
             for chunk in cp:
                 out.write(chunk)

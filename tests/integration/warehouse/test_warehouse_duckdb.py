@@ -274,10 +274,12 @@ def test_dbt_docs_generate_writes_the_catalog(scenario: Scenario) -> None:
 
 
 def test_dbt_failure_names_the_failing_node(scenario: Scenario) -> None:
-    """Runs last: it breaks raw data on purpose (an experience level outside the contract)."""
+    """Runs last: it breaks raw data on purpose (an experience level outside the contract, a
+    version without a start date)."""
     conn = duckdb.connect(str(scenario.settings.duckdb_path))
     conn.execute(
-        "insert into raw.agent_versions values (1001, 'Wizard', '2025-11-25', null, 0, 'bad')"
+        "insert into raw.agent_versions values (1001, 'Wizard', '2025-11-25', null, 0, 'bad'), "
+        "(1002, 'Senior', null, null, 0, 'bad')"
     )
     conn.close()
     with pytest.raises(DbtError) as info:
@@ -286,3 +288,4 @@ def test_dbt_failure_names_the_failing_node(scenario: Scenario) -> None:
         "accepted_values_stg_agent_versions_experience" in n for n in info.value.failed_nodes
     )
     assert "accepted_values_stg_agent_versions_experience" in str(info.value)
+    assert any("not_null_columns_stg_agent_versions" in n for n in info.value.failed_nodes)

@@ -25,6 +25,21 @@ def _columns(path: Path, table: str) -> list[str]:
         conn.close()
 
 
+def _older_build_agents(tmp_path: Path, rows: list[tuple[int, str]]) -> Path:
+    """A warehouse file as an older build left it (fewer columns, a primary key), then migrated
+    by ``ensure_tables``."""
+    path = tmp_path / "w.duckdb"
+    conn = duckdb.connect(str(path))
+    conn.execute("create schema raw")
+    conn.execute("create table raw.agents (agent_id integer primary key, name varchar)")
+    conn.executemany("insert into raw.agents values (?, ?)", rows)
+    conn.close()
+    wh = DuckDBWarehouse(path)
+    wh.ensure_tables(RAW_TABLES)
+    wh.close()
+    return path
+
+
 def test_ensure_tables_creates_every_raw_table_and_the_watermarks(tmp_path: Path) -> None:
     path = tmp_path / "w.duckdb"
     wh = DuckDBWarehouse(path)
@@ -37,14 +52,23 @@ def test_ensure_tables_creates_every_raw_table_and_the_watermarks(tmp_path: Path
 
 
 def test_a_column_added_to_a_contract_is_added_to_raw(tmp_path: Path) -> None:
-    path = tmp_path / "w.duckdb"
-    conn = duckdb.connect(str(path))
-    conn.execute("create schema raw")
-    conn.execute("create table raw.agents (agent_id integer primary key, name varchar)")
-    conn.execute("insert into raw.agents values (1000, 'Mary')")
-    conn.close()
-    wh = DuckDBWarehouse(path)
-    wh.ensure_tables(RAW_TABLES)
-    wh.close()
+    path = _older_build_agents(tmp_path, [(1000, "Mary")])
     agents = next(t for t in RAW_TABLES if t.name == "agents")
     assert sorted(_columns(path, "agents")) == sorted(agents.column_names)
+
+
+def test_a_raw_table_keyed_by_an_older_build_is_rebuilt_without_the_key_index(
+    tmp_path: Path,
+) -> None:
+    path = _older_build_agents(tmp_path, [(1000, "Mary"), (1001, "Ann")])
+    conn = duckdb.connect(str(path), read_only=True)
+    try:
+        keys = conn.execute(
+            "select count(*) from duckdb_constraints() where schema_name = 'raw' "
+            "and table_name = 'agents' and constraint_type = 'PRIMARY KEY'"
+        ).fetchone()
+        rows = conn.execute("select agent_id, name from raw.agents order by 1").fetchall()
+    finally:
+        conn.close()
+    assert keys == (0,)
+    assert rows == [(1000, "Mary"), (1001, "Ann")]

@@ -1,34 +1,11 @@
-with agents as (
-    select * from {{ ref('stg_agents') }}
-),
+{{ scd2_dimension_config('agent_id') }}
 
-agent_versions as (
-    select * from {{ ref('int_agent_versions_ranged') }}
-),
-
-versions_joined as (
-    select
-        {{ surrogate_key(['agent_versions.agent_id', 'agent_versions.valid_from']) }} as agent_key,
-        agent_versions.agent_id,
-        agents.agent_name,
-        agents.agent_state,
-        agent_versions.experience,
-        agent_versions.version_number,
-        agent_versions.valid_from,
-        agent_versions.valid_to,
-        agent_versions.is_current,
-        case
-            when coalesce(agents._change_seq, 0) > agent_versions._change_seq
-                then agents._change_seq
-            else agent_versions._change_seq
-        end as _change_seq
-    from agent_versions
-    left join agents
-        on agent_versions.agent_id = agents.agent_id
-),
-
-final as (
-    select * from versions_joined
-)
-
-select * from final
+{{ scd2_dimension(
+    entity=ref('stg_agents'),
+    versions=ref('stg_agent_versions'),
+    versions_ranged=ref('int_agent_versions_ranged'),
+    key='agent_id',
+    surrogate_key_name='agent_key',
+    entity_columns=['agent_name', 'agent_state'],
+    version_columns=['experience'],
+) }}

@@ -52,38 +52,16 @@ dated as (
     from changed_complaints
 ),
 
--- the customer version valid on the request date; a complaint dated before the first version
--- (request before signup) falls back to the first version and is flagged
+-- the customer and agent versions valid on the request date (version 1, flagged, when the
+-- request predates it)
 customer_matched as (
-    select
-        dated.*,
-        coalesce(valid_customer.customer_key, first_customer.customer_key) as customer_key,
-        valid_customer.customer_key is null as is_customer_version_inferred,
-        coalesce(valid_customer._change_seq, first_customer._change_seq, 0) as customer_seq
-    from dated
-    left join customers as valid_customer
-        on dated.customer_id = valid_customer.customer_id
-        and dated.request_date >= valid_customer.valid_from
-        and dated.request_date < valid_customer.valid_to
-    left join customers as first_customer
-        on dated.customer_id = first_customer.customer_id
-        and first_customer.version_number = 1
+    {{ join_version_at('dated', 'customers', 'customer_id', 'customer_key', 'request_date',
+                       'customer') }}
 ),
 
 agent_matched as (
-    select
-        customer_matched.*,
-        coalesce(valid_agent.agent_key, first_agent.agent_key) as agent_key,
-        valid_agent.agent_key is null as is_agent_version_inferred,
-        coalesce(valid_agent._change_seq, first_agent._change_seq, 0) as agent_seq
-    from customer_matched
-    left join agents as valid_agent
-        on customer_matched.agent_id = valid_agent.agent_id
-        and customer_matched.request_date >= valid_agent.valid_from
-        and customer_matched.request_date < valid_agent.valid_to
-    left join agents as first_agent
-        on customer_matched.agent_id = first_agent.agent_id
-        and first_agent.version_number = 1
+    {{ join_version_at('customer_matched', 'agents', 'agent_id', 'agent_key', 'request_date',
+                       'agent') }}
 ),
 
 final as (
