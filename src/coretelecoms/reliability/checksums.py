@@ -130,7 +130,8 @@ def gold_checksums(settings: Any) -> dict[str, Checksum]:
 def lake_summary(lake: Path) -> dict[str, Any]:
     """What a local lake publishes: per bronze partition the current version, how many versions
     and the source fingerprint and rows; per quarantine audit partition its file names and
-    the transform summary. (A crash must not leave an extra version or a half-written file.)"""
+    the transform summary (its source URI left out: two homes read sources at different
+    places). A crash must not leave an extra version or a different set of audit files."""
     out: dict[str, Any] = {}
     for manifest in sorted(lake.glob("bronze/*/ingest_date=*/_manifest.json")):
         doc = json.loads(manifest.read_text())
@@ -141,8 +142,10 @@ def lake_summary(lake: Path) -> dict[str, Any]:
     for manifest in sorted(lake.glob("quarantine/*/ingest_date=*/_manifest.json")):
         doc = json.loads(manifest.read_text())
         folder = manifest.parent
+        summary = {k: v for k, v in (doc.get("summary") or {}).items() if k != "source_uri"}
         out[str(folder.relative_to(lake))] = {
-            "files": sorted(p.name for p in folder.iterdir() if p.is_file()),
-            "summary": doc.get("summary"),
+            # hidden names are temporary files of a writer (or leftovers of a killed one)
+            "files": sorted(p.name for p in folder.iterdir() if p.is_file() and p.name[0] != "."),
+            "summary": summary,
         }
     return out
