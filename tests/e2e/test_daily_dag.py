@@ -409,7 +409,9 @@ def test_backfill_gives_the_same_silver_and_gold_as_day_by_day(
         settings, DAYS, before_day=lambda d: publish_as_of(settings, d)
     )
     assert [o.state for o in outcomes] == ["success"] * len(DAYS)
-    assert differences(snapshot(daily["settings"]), snapshot(settings)) == []
+    # Each home simulated its sources into its own folder: where a row was read differs.
+    ignore = frozenset({"source_uri"})
+    assert differences(snapshot(daily["settings"], ignore), snapshot(settings, ignore)) == []
     assert set(duplicate_keys(_dsn(settings)).values()) == {0}
 
 

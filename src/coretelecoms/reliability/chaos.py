@@ -237,11 +237,12 @@ def run_with_kill(settings: Settings, day: date, kill: Kill | None, log: Path) -
     return trial  # finished before the target ran (e.g. the task was skipped on this rerun)
 
 
-def snapshot(settings: Settings) -> dict[str, Any]:
-    """Everything the two runs must agree on after a day."""
+def snapshot(settings: Settings, ignore: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """Everything two runs must agree on after a day (``ignore``: silver columns to leave out,
+    see :func:`~coretelecoms.reliability.checksums.silver_checksums`)."""
     dsn = settings.pg_dsn.get_secret_value()  # type: ignore[union-attr]
     return {
-        "silver": silver_checksums(dsn),
+        "silver": silver_checksums(dsn, ignore=ignore),
         "gold": gold_checksums(settings) if Path(settings.duckdb_path).exists() else {},
         "lake": lake_summary(Path(str(settings.lake_uri))),
     }

@@ -37,8 +37,11 @@ PROVENANCE_COLUMNS = frozenset({"run_id", "released_run_id"})
 Checksum = tuple[int, str]
 
 
-def compared_columns(conn: psycopg.Connection, schema: str, table: str) -> list[str]:
-    """The columns of ``schema.table`` that describe content (see the module docstring)."""
+def compared_columns(
+    conn: psycopg.Connection, schema: str, table: str, ignore: frozenset[str] = frozenset()
+) -> list[str]:
+    """The columns of ``schema.table`` that describe content (see the module docstring), less
+    ``ignore``."""
     rows = conn.execute(
         "select column_name, data_type, coalesce(column_default, '') from"
         " information_schema.columns where table_schema = %s and table_name = %s"
@@ -50,6 +53,7 @@ def compared_columns(conn: psycopg.Connection, schema: str, table: str) -> list[
         for name, data_type, default in rows
         if not name.startswith("_")
         and name not in PROVENANCE_COLUMNS
+        and name not in ignore
         and data_type != "timestamp with time zone"
         and not default.startswith("nextval(")
     ]
@@ -70,15 +74,17 @@ _RUN_FIGURES = (
 )
 
 
-def table_checksum(conn: psycopg.Connection, schema: str, table: str) -> Checksum:
+def table_checksum(
+    conn: psycopg.Connection, schema: str, table: str, ignore: frozenset[str] = frozenset()
+) -> Checksum:
     """``(rows, digest)`` of one table over :func:`compared_columns`."""
     if (schema, table) == _RUN_LOG:
-        cols = _RUN_FIGURES
+        cols = tuple(c for c in _RUN_FIGURES if c not in ignore)
         source = sql.SQL("(select distinct {} from {} where status = 'succeeded')").format(
             sql.SQL(", ").join(map(sql.Identifier, cols)), sql.Identifier(schema, table)
         )
     else:
-        cols = tuple(compared_columns(conn, schema, table))
+        cols = tuple(compared_columns(conn, schema, table, ignore))
         source = sql.Identifier(schema, table)
     row = sql.SQL("row({})::text").format(sql.SQL(", ").join(map(sql.Identifier, cols)))
     query = sql.SQL(
@@ -90,8 +96,11 @@ def table_checksum(conn: psycopg.Connection, schema: str, table: str) -> Checksu
     return int(count), f"{low}:{high}"
 
 
-def silver_checksums(dsn: str, schemas: tuple[str, ...] = SILVER_SCHEMAS) -> dict[str, Checksum]:
-    """``{"schema.table": (rows, digest)}`` for every base table of ``schemas``."""
+def silver_checksums(
+    dsn: str, schemas: tuple[str, ...] = SILVER_SCHEMAS, ignore: frozenset[str] = frozenset()
+) -> dict[str, Checksum]:
+    """``{"schema.table": (rows, digest)}`` for every base table of ``schemas``; ``ignore``
+    names more columns to leave out (``source_uri`` when two homes read different folders)."""
     out: dict[str, Checksum] = {}
     with connect(dsn) as conn:
         tables = conn.execute(
@@ -100,7 +109,7 @@ def silver_checksums(dsn: str, schemas: tuple[str, ...] = SILVER_SCHEMAS) -> dic
             [list(schemas)],
         ).fetchall()
         for schema, table in tables:
-            out[f"{schema}.{table}"] = table_checksum(conn, schema, table)
+            out[f"{schema}.{table}"] = table_checksum(conn, schema, table, ignore)
     return out
 
 
