@@ -69,6 +69,12 @@ _STAGE_OF_TASK = {
     "run_report": "report",
 }
 _POLL_S = 0.05
+_PIPELINE_ORDER = ("other", "extract", "load", "release", "warehouse", "dbt", "report")
+
+
+def _rank_stage(task_id: str) -> str:
+    stage = stage_of(task_id)
+    return stage if stage in _PIPELINE_ORDER else "other"
 
 
 def stage_of(task_id: str) -> str:
@@ -84,11 +90,14 @@ def stage_of(task_id: str) -> str:
 
 @dataclass(frozen=True)
 class Kill:
-    """A planned kill: when ``task`` has run ``delay_s`` on ``day``."""
+    """A planned kill: when ``task`` has run ``delay_s`` on ``day``. If ``task`` is never seen
+    running (it ended between two polls), the kill lands as soon as one of ``later`` (the tasks
+    of later stages) is seen."""
 
     day: str
     task: str
     delay_s: float
+    later: tuple[str, ...] = ()
 
 
 @dataclass
@@ -227,6 +236,8 @@ def run_with_kill(settings: Settings, day: date, kill: Kill | None, log: Path) -
         last_seen = running or last_seen
         if armed_at is None and running == kill.task:
             armed_at = time.monotonic()
+        elif armed_at is None and running in kill.later:
+            armed_at = time.monotonic() - kill.delay_s  # missed the target: kill now
         if armed_at is not None and time.monotonic() - armed_at >= kill.delay_s:
             kill_group(proc)
             # the task running at the kill (the last one seen if the database was busy)
@@ -276,7 +287,10 @@ def plan_kills(
         if not options:
             continue
         day, task, seconds = rng.choice(options)
-        plan[day].append(Kill(day, task, round(rng.uniform(0.0, seconds * 0.95), 3)))
+        # tasks of later stages (parallel branches of one stage may run in another order)
+        rank = _PIPELINE_ORDER.index(stage)
+        later = tuple(t for t in timings[day] if _PIPELINE_ORDER.index(_rank_stage(t)) > rank)
+        plan[day].append(Kill(day, task, round(rng.uniform(0.0, seconds * 0.95), 3), later))
     order = {day: list(durations) for day, durations in timings.items()}
     for day, day_kills in plan.items():
         day_kills.sort(key=lambda k: (order[day].index(k.task), k.delay_s))
@@ -430,7 +444,14 @@ def run_chaos(
         "days_identical": sum(1 for d in day_results if d.identical),
         "seconds": round(time.perf_counter() - started, 1),
         "trials": [
-            {**asdict(t.kill), "landed_in": t.landed_in, "killed": t.killed, "passed": t.passed}
+            {
+                "day": t.kill.day,
+                "task": t.kill.task,
+                "delay_s": t.kill.delay_s,
+                "landed_in": t.landed_in,
+                "killed": t.killed,
+                "passed": t.passed,
+            }
             for t in trials
         ],
         "day_results": [asdict(d) for d in day_results],
