@@ -51,6 +51,7 @@ from coretelecoms.reliability.chaos import (
     _ordered_durations,
     create_database,
     postgres_server,
+    stage_of,
 )
 
 RESULTS = Path(__file__).parent / "results"
@@ -253,16 +254,46 @@ def run_days(settings: Settings, dates: list[date], log: Path) -> tuple[float, i
                     "peak_rss_mb": None if peak is None else round(peak / 2**20),
                 }
             )
+        stages: dict[str, dict[str, Any]] = {}
+        for t in tasks:
+            stage = stages.setdefault(
+                stage_of(t["task"]), {"rows": 0, "seconds": 0.0, "peak_rss_mb": None}
+            )
+            stage["rows"] += t["rows"] or 0
+            stage["seconds"] = round(stage["seconds"] + t["seconds"], 2)
+            if t["peak_rss_mb"] is not None:
+                stage["peak_rss_mb"] = max(stage["peak_rss_mb"] or 0, t["peak_rss_mb"])
+        for stage in stages.values():
+            stage["rows_per_s"] = (
+                round(stage["rows"] / stage["seconds"])
+                if stage["rows"] and stage["seconds"]
+                else None
+            )
         day_peaks = [v for (d, _), v in sampler.peak_by_task.items() if d == day.isoformat()]
         days.append(
             {
                 "day": day.isoformat(),
                 "dag_seconds": round(sum(t["seconds"] for t in tasks), 1),
                 "peak_rss_mb": round(max(day_peaks, default=0) / 2**20),
+                "stages": stages,
                 "tasks": tasks,
             }
         )
     return seconds, round(sampler.peak / 2**20), days
+
+
+def print_stages(results: list[dict[str, Any]]) -> None:
+    """Per stage and day: the load stage is transform + load (the transform streams batches
+    into the loader inside the load tasks)."""
+    print(f"\n  {'day':<12}{'stage':<11}{'rows':>11}{'wall s':>9}{'rows/s':>12}{'peak RSS MB':>13}")
+    for result in results:
+        for name, st in result["stages"].items():
+            rows = f"{st['rows']:,}" if st["rows"] else ""
+            rate = "" if st["rows_per_s"] is None else f"{st['rows_per_s']:,}"
+            rss = "" if st["peak_rss_mb"] is None else f"{st['peak_rss_mb']:,}"
+            print(
+                f"  {result['day']:<12}{name:<11}{rows:>11}{st['seconds']:>9.2f}{rate:>12}{rss:>13}"
+            )
 
 
 def print_day(result: dict[str, Any]) -> None:
@@ -318,6 +349,7 @@ def main() -> int:
         seconds, peak, results = run_days(settings, dates, root / "pipeline.log")
         for result in results:
             print_day(result)
+        print_stages(results)
     end_to_end = seconds
     rows = sum(
         t["rows"] or 0
