@@ -319,6 +319,22 @@ def create_database(maintenance_dsn: str, prefix: str) -> str:
     return psycopg.conninfo.make_conninfo(**info)
 
 
+def _migrate_airflow_once(first: Path, *others: Path) -> None:
+    """Migrate one empty Airflow metadata database and copy it (with its stamp) to the other
+    homes: one ``airflow db migrate`` instead of one per home."""
+    import shutil
+
+    from coretelecoms.pipeline.airflow_runner import migrate_metadata_db
+
+    first.mkdir(parents=True, exist_ok=True)
+    migrate_metadata_db(first)
+    for home in others:
+        home.mkdir(parents=True, exist_ok=True)
+        for item in first.iterdir():  # not airflow.cfg: it names its own home's folders
+            if item.is_file() and item.name.startswith(("airflow.db", ".coretelecoms-db")):
+                shutil.copy2(item, home / item.name)
+
+
 def _ordered_durations(airflow_db: Path, day: date) -> dict[str, float]:
     durations = task_durations(airflow_db, day)
     conn = sqlite3.connect(f"file:{airflow_db}?mode=ro", uri=True)
@@ -366,6 +382,7 @@ def run_chaos(
         }
         clean_settings = homes["clean"].settings(shared, batch_size)
         chaos_settings = homes["chaos"].settings(shared, batch_size)
+        _migrate_airflow_once(clean_settings.airflow_home, chaos_settings.airflow_home)
 
         # 1. the clean run, one day at a time
         reference: dict[str, dict[str, Any]] = {}
