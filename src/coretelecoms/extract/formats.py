@@ -78,11 +78,36 @@ def read_csv_header(path: Path, source_uri: str) -> list[str]:
     return header
 
 
+def unclosed_quote_line(path: Path) -> int | None:
+    """First physical line of the record whose quotes never balance, or None (error path only).
+
+    Splits records the way :func:`record_segments` does (a newline ends a record when the count
+    of ``"`` before it is even), so it names the record that split would swallow to the end of
+    the file: an opening quote that never closes, or a lone quote inside an unquoted value.
+    """
+    parity = 0
+    line = start = 1
+    with path.open("rb") as fh:
+        for raw in fh:
+            if parity == 0:
+                start = line
+            parity = (parity + raw.count(b'"')) % 2
+            line += 1
+    return start if parity else None
+
+
 def diagnose_csv(path: Path, source_uri: str, columns: int, cause: str) -> SourceError:
     """Find the first broken record of a staged CSV (error path only) and describe it."""
     bad = first_invalid_utf8(path)
     if bad is not None:
         return SourceError(source_uri, "not UTF-8 encoded", line=line_of_offset(path, bad))
+    unclosed = unclosed_quote_line(path)
+    if unclosed is not None:
+        return SourceError(
+            source_uri,
+            "unbalanced quote: the quotes of the record starting here never close",
+            line=unclosed,
+        )
     with path.open(encoding="utf-8", newline="") as fh:
         reader = csv.reader(fh, strict=True)
         start = 1
@@ -96,9 +121,7 @@ def diagnose_csv(path: Path, source_uri: str, columns: int, cause: str) -> Sourc
                     )
                 start = reader.line_num + 1
         except csv.Error as exc:
-            return SourceError(
-                source_uri, f"malformed CSV ({exc}; unbalanced quote?) in the record", line=start
-            )
+            return SourceError(source_uri, f"malformed CSV ({exc}) in the record", line=start)
     return SourceError(source_uri, f"malformed CSV: {cause}")
 
 
@@ -179,12 +202,19 @@ def count_quotes(chunk: bytes) -> int:
     return chunk.count(b'"')
 
 
+NUL_PROBLEM = "NUL byte (binary data, or a partially written file padded with zeros)"
+
+
 # --------------------------------------------------------------------------------------------
 # JSON (pandas ``to_json()`` default, column-oriented)
 
 
 def _json_text(value: Any, source_uri: str, column: str) -> str | None:
-    if value is None or isinstance(value, str):
+    if value is None:
+        return value
+    if isinstance(value, str):
+        if "\x00" in value:  # an escaped \u0000: Postgres text cannot hold it either
+            raise SourceError(source_uri, f"column {column!r} holds a {NUL_PROBLEM}")
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -207,7 +237,7 @@ def json_columns_table(path: Path, source_uri: str) -> tuple[list[str], pa.Table
     if not raw.strip():
         raise SourceError(source_uri, "empty file")
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")  # a leading BOM is an encoding marker, not content
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
         raise SourceError(source_uri, "not UTF-8 encoded", line=line) from None
@@ -263,7 +293,9 @@ def cell_text(value: Any) -> str:
 def rows_table(rows: list[list[str]], source_uri: str) -> tuple[list[str], pa.Table]:
     """First row = header; the rest padded with ``""`` to the header width.
 
-    Trailing all-empty rows are dropped (the Sheets API never returns them).
+    Blank rows (every cell empty or whitespace) are skipped, like blank lines of a CSV: a
+    person leaves them between groups of rows, they are not records (the Sheets API drops
+    trailing ones anyway).
 
     Raises:
         SourceError: no header, duplicate headers, or a row wider than the header.
@@ -279,6 +311,8 @@ def rows_table(rows: list[list[str]], source_uri: str) -> tuple[list[str], pa.Ta
     width = len(header)
     body: list[list[str]] = []
     for number, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue  # a blank row separates rows in a sheet; it is not a record
         if len(row) > width and any(row[width:]):
             raise SourceError(
                 source_uri, f"row has {len(row)} cells, header has {width}", line=number

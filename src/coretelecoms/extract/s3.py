@@ -24,6 +24,7 @@ from coretelecoms.extract.base import (
     StagedSource,
     filesystem,
     join_uri,
+    line_of_offset,
 )
 
 log = logging.getLogger(__name__)
@@ -63,13 +64,16 @@ class S3Extractor(Extractor):
         digest = hashlib.sha256()
         size = 0
         quotes = 0
+        nul_at: int | None = None  # offset of the first NUL byte of a CSV
         try:
             with fs.open(uri, "rb", block_size=CHUNK) as src, local.open("wb") as dst:
                 while chunk := src.read(CHUNK):
                     digest.update(chunk)
-                    size += len(chunk)
                     if fmt == "csv":
                         quotes += formats.count_quotes(chunk)
+                        if nul_at is None and (found := chunk.find(b"\x00")) >= 0:
+                            nul_at = size + found
+                    size += len(chunk)
                     dst.write(chunk)
         except FileNotFoundError:
             log.info("%s: no source at %s", self.contract.entity, uri)
@@ -80,6 +84,8 @@ class S3Extractor(Extractor):
 
         if fmt == "csv":
             columns = formats.read_csv_header(local, uri)
+            if nul_at is not None:  # after the header check: UTF-16 is reported as not UTF-8
+                raise SourceError(uri, formats.NUL_PROBLEM, line=line_of_offset(local, nul_at))
             if quotes % 2:
                 raise formats.diagnose_csv(local, uri, len(columns), "odd number of quotes")
             return StagedSource(

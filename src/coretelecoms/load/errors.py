@@ -45,9 +45,14 @@ _TRANSIENT = (
 )
 
 
+# Subclasses of OperationalError that a retry cannot fix (a value too large for an index).
+_TERMINAL = (pg_errors.ProgramLimitExceeded,)
+
+
 def classify(exc: BaseException, context: str) -> LoadError:
     """Wrap a psycopg error as transient or terminal, keeping ``context`` (entity, file, batch)."""
     if isinstance(exc, LoadError):
         return exc
-    kind = TransientLoadError if isinstance(exc, _TRANSIENT) else TerminalLoadError
+    transient = isinstance(exc, _TRANSIENT) and not isinstance(exc, _TERMINAL)
+    kind = TransientLoadError if transient else TerminalLoadError
     return kind(f"{context}: {type(exc).__name__}: {exc}".strip())

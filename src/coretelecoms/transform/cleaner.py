@@ -110,9 +110,16 @@ def clean_int_id(expr: pl.Expr) -> pl.Expr:
     return pl.when(ok).then(number).cast(pl.Int32)
 
 
+MAX_TEXT_ID_CHARS = 256
+"""Longest source id accepted (real ids are 50-56 characters). Longer values are not ids, and a
+unique index cannot hold them (a Postgres btree entry is limited to about 2.7 kB)."""
+
+
 def clean_text_id(expr: pl.Expr) -> pl.Expr:
-    """A source id kept verbatim apart from surrounding whitespace."""
-    return blank_to_null(expr)
+    """A source id kept verbatim apart from surrounding whitespace; blank or longer than
+    ``MAX_TEXT_ID_CHARS`` -> null."""
+    value = blank_to_null(expr)
+    return pl.when(value.str.len_chars() <= MAX_TEXT_ID_CHARS).then(value)
 
 
 def collapse_name(expr: pl.Expr) -> pl.Expr:

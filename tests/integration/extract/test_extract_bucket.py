@@ -171,7 +171,7 @@ def test_header_only_file_is_zero_rows_not_an_error(bucket_settings: Settings) -
             "call_logs",
             "call logs/call_logs_day_2025-11-20.csv",
             b',call ID\n0,"a\n1,b\n',
-            "line 2: malformed CSV",
+            "line 2: unbalanced quote",
         ),
         (
             "customers",

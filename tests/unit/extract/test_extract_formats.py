@@ -207,3 +207,36 @@ def test_record_segments_cut_only_between_records(
     ]
     rows = _csv_rows(path, ["", "value"])
     assert [r["value"] for r in rows] == values
+
+
+@pytest.mark.parametrize(
+    ("data", "line"),
+    [
+        (b'a,b\n1,x\n2,"open\n3,y\n', 3),  # an opening quote that never closes
+        (b'a,b\n1,x\n2,y\n3,Pay"ments\n4,z\n', 4),  # a lone quote inside an unquoted value
+        (b'a,b\n1,"two\nlines"\n2,"unclosed\n', 4),  # after a balanced multiline record
+        (b'a,b\n1,"ok"\n', None),
+    ],
+)
+def test_unclosed_quote_line_names_the_record_that_never_closes(
+    tmp_path: Path, data: bytes, line: int | None
+) -> None:
+    assert formats.unclosed_quote_line(_write(tmp_path, data)) == line
+
+
+def test_json_with_a_bom_parses_and_an_escaped_nul_is_refused(tmp_path: Path) -> None:
+    doc = json.dumps({"a": {"0": "x"}}).encode()
+    columns, table = formats.json_columns_table(
+        _write(tmp_path, b"\xef\xbb\xbf" + doc, "bom.json"), "uri"
+    )
+    assert columns == ["a"] and table.to_pylist() == [{"a": "x"}]
+    nul = _write(tmp_path, b'{"a": {"0": "x\\u0000y"}}', "nul.json")
+    with pytest.raises(SourceError, match="NUL byte"):
+        formats.json_columns_table(nul, "uri")
+
+
+def test_rows_table_skips_blank_rows() -> None:
+    rows = [["iD", "NamE"], ["1000", "Ann"], [], ["", "  "], ["1001", "Bob"]]
+    columns, table = formats.rows_table(rows, "uri")
+    assert columns == ["iD", "NamE"]
+    assert table.to_pylist() == [{"iD": "1000", "NamE": "Ann"}, {"iD": "1001", "NamE": "Bob"}]
