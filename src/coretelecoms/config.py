@@ -67,6 +67,11 @@ class Settings(BaseSettings):
     # gold
     warehouse: Literal["duckdb", "snowflake"] = "duckdb"
     duckdb_path: Path | None = None
+    duckdb_memory_limit: str = Field(
+        default="2GB",
+        description="Cap on DuckDB's buffer pool for the warehouse load and dbt; larger work "
+        "spills to disk instead of growing the process (DuckDB's own default is 80% of RAM).",
+    )
     snowflake_account: str | None = None
     snowflake_user: str | None = None
     snowflake_password: SecretStr | None = None

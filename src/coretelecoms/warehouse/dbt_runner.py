@@ -73,6 +73,7 @@ def dbt_env(settings: Settings) -> dict[str, str]:
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
         "DO_NOT_TRACK": "1",
         "CORETELECOMS_DUCKDB_PATH": str(settings.duckdb_path),
+        "CORETELECOMS_DUCKDB_MEMORY_LIMIT": settings.duckdb_memory_limit,
         "CORETELECOMS_RAW_SCHEMA": "raw",
     }
     if settings.warehouse == "snowflake":

@@ -38,11 +38,14 @@ class DuckDBWarehouse:
     ``load_warehouse`` closes it before ``run_dbt`` runs.
     """
 
-    def __init__(self, path: Path, schema: str = RAW_SCHEMA) -> None:
+    def __init__(
+        self, path: Path, schema: str = RAW_SCHEMA, memory_limit: str | None = None
+    ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.schema = schema
-        self._conn = duckdb.connect(str(path))
+        config = {"memory_limit": memory_limit} if memory_limit else {}
+        self._conn = duckdb.connect(str(path), config=config)
 
     def close(self) -> None:
         self._conn.close()

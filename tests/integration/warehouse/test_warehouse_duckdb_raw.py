@@ -72,3 +72,11 @@ def test_a_raw_table_keyed_by_an_older_build_is_rebuilt_without_the_key_index(
         conn.close()
     assert keys == (0,)
     assert rows == [(1000, "Mary"), (1001, "Ann")]
+
+
+def test_memory_limit_caps_the_loader_connection(tmp_path: Path) -> None:
+    """The configured cap reaches DuckDB, so a big day spills to disk rather than growing RSS."""
+    wh = DuckDBWarehouse(tmp_path / "w.duckdb", memory_limit="512MB")
+    limit = wh._conn.execute("select current_setting('memory_limit')").fetchone()[0]
+    wh.close()
+    assert limit.replace(" ", "") in {"512.0MiB", "488.2MiB", "512MB", "488.2MB"}
