@@ -48,31 +48,35 @@ def configure_embedded(server: object) -> None:
     """
     from pgserver import _commands  # pgserver has no public restart
 
-    with psycopg.connect(server.get_uri("postgres"), autocommit=True) as conn:  # type: ignore[attr-defined]
-        stored = dict(
-            conn.execute(
-                "select name, setting from pg_file_settings"
-                " where sourcefile like '%postgresql.auto.conf' and applied is not false"
-            ).fetchall()
-        )
-        wanted = {k: v for k, v in EMBEDDED_SETTINGS.items() if stored.get(k) != v}
-        if not wanted:
-            return
-        for name, value in wanted.items():
-            conn.execute(
-                sql.SQL("alter system set {} = {}").format(sql.Identifier(name), sql.Literal(value))
+    # The whole check-and-restart holds pgserver's inter-process lock, so two processes
+    # starting a fresh data directory at once restart it once, not twice.
+    with server._lock:  # type: ignore[attr-defined]
+        with psycopg.connect(server.get_uri("postgres"), autocommit=True) as conn:  # type: ignore[attr-defined]
+            stored = dict(
+                conn.execute(
+                    "select name, setting from pg_file_settings"
+                    " where sourcefile like '%postgresql.auto.conf' and applied is not false"
+                ).fetchall()
             )
-        conn.execute("select pg_reload_conf()")
-        # pg_reload_conf only signals the server, so pending_restart is not yet reliable here.
-        restart = conn.execute(
-            "select exists (select from pg_settings where name = any(%s)"
-            " and context = 'postmaster')",
-            [list(wanted)],
-        ).fetchone()
-    if restart and restart[0]:
-        data_dir = server.pgdata  # type: ignore[attr-defined]
-        log.info("restarting embedded PostgreSQL in %s for %s", data_dir, sorted(wanted))
-        with server._lock:  # type: ignore[attr-defined]
+            wanted = {k: v for k, v in EMBEDDED_SETTINGS.items() if stored.get(k) != v}
+            if not wanted:
+                return
+            for name, value in wanted.items():
+                conn.execute(
+                    sql.SQL("alter system set {} = {}").format(
+                        sql.Identifier(name), sql.Literal(value)
+                    )
+                )
+            conn.execute("select pg_reload_conf()")
+            # pg_reload_conf only signals the server, so pending_restart is not reliable yet.
+            restart = conn.execute(
+                "select exists (select from pg_settings where name = any(%s)"
+                " and context = 'postmaster')",
+                [list(wanted)],
+            ).fetchone()
+        if restart and restart[0]:
+            data_dir = server.pgdata  # type: ignore[attr-defined]
+            log.info("restarting embedded PostgreSQL in %s for %s", data_dir, sorted(wanted))
             _commands.pg_ctl(
                 ["-w", "-m", "fast", "stop"],
                 pgdata=data_dir,
