@@ -15,8 +15,10 @@ process (the Postgres server's memory is not included).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
+import os
 import resource
 import sys
 import tempfile
@@ -33,6 +35,7 @@ from coretelecoms.contracts import CONTRACTS, EntityContract
 from coretelecoms.load import Loader, apply_migrations
 from coretelecoms.load.schema import data_columns
 from coretelecoms.load.staging import copy_frame
+from coretelecoms.postgres import configure_embedded
 from coretelecoms.transform.batch import (
     ISSUE_SCHEMA,
     REJECT_SCHEMA,
@@ -186,12 +189,37 @@ def copy_baseline(dsn: str, contract: EntityContract, frame: pl.DataFrame) -> fl
         return frame.height / (time.perf_counter() - started)
 
 
+def cpu_seconds(server: object | None) -> tuple[float, float]:
+    """CPU seconds (user + system) used so far by this process and by the embedded server (its
+    postmaster, live backends and the backends it has reaped); the server's is 0 with --dsn."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    client = me.ru_utime + me.ru_stime
+    if server is None:
+        return client, 0.0
+    import psutil
+
+    time.sleep(0.5)  # let the postmaster reap the backends that just closed
+    post = psutil.Process(server.get_pid())  # type: ignore[attr-defined]
+    t = post.cpu_times()
+    total = t.user + t.system + t.children_user + t.children_system
+    for child in post.children():
+        with contextlib.suppress(psutil.NoSuchProcess):
+            c = child.cpu_times()
+            total += c.user + c.system
+    return client, total
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--batch-size", type=int, default=100_000)
     parser.add_argument("--dsn", help="Server DSN; a fresh database is created on it.")
     parser.add_argument("--json", action="store_true", help="Print the figures as JSON.")
+    parser.add_argument(
+        "--default-config",
+        action="store_true",
+        help="Embedded server with PostgreSQL's default settings instead of EMBEDDED_SETTINGS.",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
 
@@ -200,6 +228,8 @@ def main() -> int:
         import pgserver
 
         server = pgserver.get_server(tempfile.mkdtemp(prefix="bench_load_"), cleanup_mode="delete")
+        if not args.default_config:
+            configure_embedded(server)  # the same bulk-load settings as the platform's server
         maintenance = server.get_uri("postgres")
     else:
         maintenance = args.dsn
@@ -230,9 +260,11 @@ def main() -> int:
                 frame = complaints_frame(contract, n[entity], n["customers"], n["agents"])
             baseline = copy_baseline(dsn, contract, frame)
             work = batches(contract, frame, args.batch_size)
+            cpu_before = cpu_seconds(server)
             started = time.perf_counter()
             summary = Loader(dsn, contract, "bench", DAY).load(work)
             seconds = time.perf_counter() - started
+            cpu_after = cpu_seconds(server)
             results.append(
                 {
                     "entity": entity,
@@ -241,6 +273,8 @@ def main() -> int:
                     "rows_per_s": round(frame.height / seconds),
                     "bare_copy_rows_per_s": round(baseline),
                     "ratio_to_bare_copy": round(frame.height / seconds / baseline, 3),
+                    "client_cpu_s": round(cpu_after[0] - cpu_before[0], 2),
+                    "server_cpu_s": round(cpu_after[1] - cpu_before[1], 2),
                     **summary.figures(),
                 }
             )
@@ -259,17 +293,21 @@ def main() -> int:
             "bare_copy_rows_per_s": round(total_rows / copy_s),
             "ratio_to_bare_copy": round(copy_s / total_s, 3),
             "peak_rss_mb": round(peak_mb),
+            "client_cpu_s": round(sum(r["client_cpu_s"] for r in results), 2),
+            "server_cpu_s": round(sum(r["server_cpu_s"] for r in results), 2),
+            "load_average": os.getloadavg(),
         }
         if args.json:
             print(json.dumps(report, indent=2))
         else:
             head = f"{'entity':<26}{'rows':>10}{'seconds':>9}{'rows/s':>10}{'bare COPY/s':>13}"
-            print(f"{head}{'ratio':>7}{'quarantined':>13}")
+            print(f"{head}{'ratio':>7}{'quarantined':>13}{'CPU client':>12}{'server':>8}")
             for r in results:
                 print(
                     f"{r['entity']:<26}{r['rows']:>10,}{r['seconds']:>9.2f}"
                     f"{r['rows_per_s']:>10,}{r['bare_copy_rows_per_s']:>13,}"
                     f"{r['ratio_to_bare_copy']:>7.2f}{r['quarantined']:>13,}"
+                    f"{r['client_cpu_s']:>12.1f}{r['server_cpu_s']:>8.1f}"
                 )
             print(
                 f"{'total':<26}{total_rows:>10,}{total_s:>9.2f}{report['rows_per_s']:>10,}"
@@ -277,6 +315,11 @@ def main() -> int:
             )
             print("bare COPY: the same rows and column types into an unindexed temporary table")
             print(f"peak RSS of the loader process: {peak_mb:.0f} MB")
+            print(
+                f"CPU seconds while loading: client {report['client_cpu_s']:.1f}, "
+                f"server {report['server_cpu_s']:.1f} (embedded only); "
+                f"load average {' '.join(f'{x:.2f}' for x in report['load_average'])}"
+            )
     finally:
         with psycopg.connect(maintenance, autocommit=True) as conn:
             conn.execute(

@@ -42,6 +42,45 @@ def key_column(contract: EntityContract) -> str:
     return COMPLAINT_KEY if contract.is_complaint else contract.natural_key[0]
 
 
+def complaint_key_expr(contract: EntityContract) -> sql.Composed:
+    """``md5('<channel>|' || <source id>)``: the complaint key, computed from the source id."""
+    return sql.SQL("md5({} || {})").format(
+        sql.Literal(f"{contract.channel}|"), sql.Identifier(source_id_column(contract))
+    )
+
+
+def complaint_key_ddl() -> list[sql.Composable]:
+    """Migration 4: each complaint table's key is checked to be the hash of its source id, and
+    the unique constraint on the source id is dropped.
+
+    The key is unique (primary key) and now provably a function of the source id, so the source
+    id is unique too; its own unique index was a second random-text B-tree written on every
+    complaint insert. The check costs an md5 per row and no index. Idempotent; the check is added
+    ``not valid`` and then validated, so an existing table is scanned without blocking reads.
+    """
+    stmts: list[sql.Composable] = []
+    for contract in sorted(CONTRACTS.values(), key=lambda c: c.entity):
+        if not contract.is_complaint:
+            continue
+        tbl = table(contract)
+        check = sql.Identifier(f"{contract.silver_table}_complaint_key_check")
+        stmts += [
+            sql.SQL(
+                "alter table {} drop constraint if exists {}, drop constraint if exists {}, "
+                "add constraint {} check ({} = {}) not valid"
+            ).format(
+                tbl,
+                sql.Identifier(f"{contract.silver_table}_source_id_key"),
+                check,
+                check,
+                sql.Identifier(COMPLAINT_KEY),
+                complaint_key_expr(contract),
+            ),
+            sql.SQL("alter table {} validate constraint {}").format(tbl, check),
+        ]
+    return stmts
+
+
 def data_columns(contract: EntityContract) -> tuple[str, ...]:
     """Silver columns that arrive in ``TransformedBatch.clean`` (all but the computed key)."""
     return tuple(c for c in contract.silver_column_names if c != COMPLAINT_KEY)

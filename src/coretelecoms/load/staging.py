@@ -102,10 +102,8 @@ def create_stage(conn: psycopg.Connection, contract: EntityContract) -> None:
     cols.append(sql.SQL("{} bigint").format(sql.Identifier(SOURCE_ROW)))
     if contract.is_complaint:
         cols.append(
-            sql.SQL("{} text generated always as (md5({} || {})) stored").format(
-                sql.Identifier(schema.COMPLAINT_KEY),
-                sql.Literal(f"{contract.channel}|"),
-                sql.Identifier(schema.source_id_column(contract)),
+            sql.SQL("{} text generated always as ({}) stored").format(
+                sql.Identifier(schema.COMPLAINT_KEY), schema.complaint_key_expr(contract)
             )
         )
     conn.execute(sql.SQL("drop table if exists {}").format(sql.Identifier("pg_temp", STAGE)))

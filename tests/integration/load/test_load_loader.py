@@ -388,6 +388,24 @@ def test_duplicate_keys_in_a_batch_are_a_terminal_error(silver_dsn: str) -> None
         load(silver_dsn, CUSTOMERS, [customer(C1), customer(C1)], D1)
 
 
+def test_a_bad_batch_fails_in_its_turn_after_the_earlier_batches_commit(silver_dsn: str) -> None:
+    # The next batch is prepared in the background while the current one loads; its error must
+    # still surface only when its own turn comes.
+    good = make_batch(CUSTOMERS, [customer(C1)], logical_date=D1, source_rows=3)
+    bad = make_batch(
+        CUSTOMERS,
+        [customer(C2), customer(C2)],
+        logical_date=D1,
+        batch_no=1,
+        first_row=1,
+        source_rows=3,
+    )
+    with pytest.raises(TerminalLoadError, match="duplicate keys"):
+        Loader(silver_dsn, CUSTOMERS, "run", D1).load([good, bad])
+    assert rows(silver_dsn, "select customer_id::text from conformed.customers") == [(C1,)]
+    assert rows(silver_dsn, "select batch_no from ops.load_checkpoints") == [(0,)]
+
+
 def test_same_entity_loads_serialise_and_time_out_as_transient(
     silver_dsn: str, caplog: pytest.LogCaptureFixture
 ) -> None:

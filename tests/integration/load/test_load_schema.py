@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import uuid
 
@@ -13,6 +14,10 @@ from coretelecoms.load import apply_migrations
 from coretelecoms.load.migrations import MIGRATIONS
 
 pytestmark = pytest.mark.postgres
+
+
+def _key(entity: str, source_id: str) -> str:
+    return hashlib.md5(f"{CONTRACTS[entity].channel}|{source_id}".encode()).hexdigest()
 
 
 def _columns(dsn: str, schema: str, table: str) -> list[str]:
@@ -115,8 +120,8 @@ def test_database_rejects_a_complaint_with_unknown_customer(silver_dsn: str, ent
             conn.execute(
                 f"insert into conformed.{entity} (complaint_key, {source_id}, customer_id, "
                 f"agent_id, resolution_status, {time_col}, generated_date, _run_id) "
-                "values ('k', 'id', %s, 1000, 'Backlog', now(), current_date, 't')",
-                [uuid.uuid4()],
+                "values (%s, 'id', %s, 1000, 'Backlog', now(), current_date, 't')",
+                [_key(entity, "id"), uuid.uuid4()],
             )
 
 
@@ -130,9 +135,33 @@ def test_database_rejects_a_complaint_with_unknown_agent(silver_dsn: str) -> Non
             conn.execute(
                 "insert into conformed.call_logs (complaint_key, call_id, customer_id, agent_id,"
                 " resolution_status, call_started_at, generated_date, _run_id)"
-                " values ('k', 'c', %s, 4242, 'Backlog', now(), current_date, 't')",
-                [customer],
+                " values (%s, 'c', %s, 4242, 'Backlog', now(), current_date, 't')",
+                [_key("call_logs", "c"), customer],
             )
+
+
+def test_complaint_key_must_hash_its_source_id_so_source_ids_stay_unique(
+    silver_dsn: str,
+) -> None:
+    customer = uuid.uuid4()
+    insert = (
+        "insert into conformed.call_logs (complaint_key, call_id, customer_id, agent_id,"
+        " resolution_status, call_started_at, generated_date, _run_id)"
+        " values (%s, %s, %s, 1000, 'Backlog', now(), current_date, 't')"
+    )
+    with psycopg.connect(silver_dsn, autocommit=True) as conn:
+        conn.execute(
+            "insert into conformed.customers (customer_id, _run_id) values (%s, 't')", [customer]
+        )
+        conn.execute(
+            "insert into conformed.agents (agent_id, experience, _run_id)"
+            " values (1000, 'Junior', 't')"
+        )
+        conn.execute(insert, [_key("call_logs", "CALL-1"), "CALL-1", customer])
+        with pytest.raises(psycopg.errors.CheckViolation):
+            conn.execute(insert, ["another key", "CALL-1", customer])
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            conn.execute(insert, [_key("call_logs", "CALL-1"), "CALL-1", customer])
 
 
 def test_roles_grant_the_analyst_read_only_access(silver_dsn: str) -> None:

@@ -22,7 +22,7 @@ import psycopg
 from psycopg import sql
 
 from coretelecoms.load.errors import classify
-from coretelecoms.load.schema import conformed_ddl
+from coretelecoms.load.schema import complaint_key_ddl, conformed_ddl
 from coretelecoms.postgres import connect
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "ops schema", _ops_schema),
     Migration(2, "conformed schema from the entity contracts", conformed_ddl),
     Migration(3, "writer and analyst roles", _sql_file("V003__roles.sql")),
+    Migration(4, "complaint key checked against the source id", complaint_key_ddl),
 )
 
 
