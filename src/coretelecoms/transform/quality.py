@@ -394,10 +394,14 @@ class DataQualityChecker:
         has_key = ~pl.any_horizontal(pl.all().is_null())
         rows = lf.select(pl.len()).collect().item()
 
+        # at most _KEY_SLICE rows a slice (bounded memory on 2.5 M customers), and a multiple of
+        # ``workers`` slices of equal size, so no thread is left alone with the last one
+        slices = -(-rows // _KEY_SLICE)
+        slices = -(-slices // workers) * workers
+        size = max(1, -(-rows // slices)) if rows else 1
+
         def hash_slice(offset: int) -> tuple[pl.Series, pl.Series]:
-            part = lf.slice(offset, _KEY_SLICE).select(
-                SOURCE_ROW, *(f.raw for f in self.key_fields)
-            )
+            part = lf.slice(offset, size).select(SOURCE_ROW, *(f.raw for f in self.key_fields))
             part = part.collect()
             keys = pl.DataFrame(
                 [DataCleaner.clean_column(f, part.get_column(f.raw)) for f in self.key_fields]
@@ -405,7 +409,7 @@ class DataQualityChecker:
             hashed = keys.select(pl.when(has_key).then(key_hash.hash(seed=0))).to_series()
             return part.get_column(SOURCE_ROW).cast(pl.Int64), hashed
 
-        offsets = range(0, rows, _KEY_SLICE)  # bounded memory on 2.5 M customers
+        offsets = range(0, rows, size)
         if workers > 1 and len(offsets) > 1:
             with ThreadPoolExecutor(workers, thread_name_prefix="duplicates") as pool:
                 sliced = list(pool.map(hash_slice, offsets))
