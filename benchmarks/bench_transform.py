@@ -222,13 +222,17 @@ def _cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_one(workdir: Path, entities: list[str], batch_size: int) -> dict[str, object]:
+def run_one(
+    workdir: Path, entities: list[str], batch_size: int, workers: int | None = None
+) -> dict[str, object]:
     """Transform the given entities' bronze files (in this process) and report throughput."""
     import coretelecoms.extract  # noqa: F401 - one-off import cost, not per-row work
 
     settings = Settings(
         home=workdir / "home", lake_uri=str(workdir / "lake"), batch_size=batch_size
     )
+    if workers is not None:
+        settings = settings.model_copy(update={"transform_workers": workers})
     rows = 0
     cpu_started = _cpu_seconds()
     started = time.perf_counter()
@@ -258,6 +262,7 @@ def run_one(workdir: Path, entities: list[str], batch_size: int) -> dict[str, ob
     cpu = _cpu_seconds() - cpu_started
     return {
         "entities": entities,
+        "workers": settings.transform_workers,
         "rows": rows,
         "seconds": round(seconds, 3),
         "rows_per_s": round(rows / seconds),
@@ -273,13 +278,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=0.02, help="1 = real volumes")
     parser.add_argument("--batch-size", type=int, default=100_000)
+    parser.add_argument(
+        "--workers", type=int, default=None, help="batches at once (default: the setting)"
+    )
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--run-one", nargs="+", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--verbose", action="store_true", help="print the transform summaries")
     args = parser.parse_args()
 
     if args.run_one:
-        print(json.dumps(run_one(args.workdir, args.run_one, args.batch_size)))
+        print(json.dumps(run_one(args.workdir, args.run_one, args.batch_size, args.workers)))
         return
 
     with tempfile.TemporaryDirectory(prefix="bench-transform-") as tmp:
@@ -299,6 +307,7 @@ def main() -> None:
                 str(workdir),
                 "--batch-size",
                 str(args.batch_size),
+                *(["--workers", str(args.workers)] if args.workers else []),
                 "--run-one",
                 *entities,
             ]
@@ -309,8 +318,10 @@ def main() -> None:
             verdict = "meets" if result["rows_per_s"] >= target else "BELOW"
             ok &= result["rows_per_s"] >= target
             print(
-                f"{label:<10} rows={result['rows']:>10,}  {result['seconds']:>7.2f}s  "
-                f"{result['rows_per_s']:>12,} rows/s  CPU {result['cpu_us_per_row']:.2f} us/row  "
+                f"{label:<10} workers={result['workers']}  rows={result['rows']:>10,}  "
+                f"{result['seconds']:>7.2f}s  "
+                f"{result['rows_per_s']:>12,} rows/s  CPU {result['cpu_seconds']:.2f}s "
+                f"({result['cpu_us_per_row']:.2f} us/row)  "
                 f"peak RSS {result['peak_rss_mb']:>8.1f} MB  "
                 f"({verdict} target {target:,} rows/s at scale 1)"
             )

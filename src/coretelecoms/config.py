@@ -7,6 +7,7 @@ a Google service account and a Snowflake account purely by configuration.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -90,6 +91,11 @@ class Settings(BaseSettings):
 
     # processing
     batch_size: int = Field(default=100_000, gt=0)
+    transform_workers: int = Field(
+        default_factory=lambda: min(2, os.cpu_count() or 1),
+        gt=0,
+        description="Batches the silver transform computes at once (memory: workers + 1 batches).",
+    )
     sla_days: int = Field(default=5, gt=0)
     escalation_window_days: int = Field(default=7, gt=0)
 

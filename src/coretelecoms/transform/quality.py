@@ -28,6 +28,7 @@ Rejected rows are never deduplicated: each is quarantined with its own record.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -371,7 +372,7 @@ class DataQualityChecker:
         ]
         return pl.concat(pl.collect_all(frames)).cast(ISSUE_SCHEMA).sort(SOURCE_ROW, "field")
 
-    def find_duplicates(self, lf: pl.LazyFrame) -> pl.DataFrame:
+    def find_duplicates(self, lf: pl.LazyFrame, workers: int = 1) -> pl.DataFrame:
         """Duplicate rows of a whole source version (see the module docstring for the rule).
 
         ``lf`` holds the raw rows of the version (raw headers + ``_source_row``). Returns one row
@@ -383,26 +384,43 @@ class DataQualityChecker:
         be rejected, and decides on the real keys and a hash of the raw contract columns. (Two
         rows with the same key and different content would have to collide in that hash to be
         taken for exact rather than conflicting duplicates; both are dropped either way.)
+
+        The key slices are independent, so ``workers`` threads hash them at once (each slice's
+        decode and key cleaning is mostly single-threaded); results are concatenated in slice
+        order, so the outcome does not depend on ``workers``.
         """
         raw = list(self.contract.raw_columns)
         key_hash = pl.first() if len(self.key_fields) == 1 else pl.struct(pl.all())
         has_key = ~pl.any_horizontal(pl.all().is_null())
         rows = lf.select(pl.len()).collect().item()
-        positions, hashes = [], []
-        for offset in range(0, rows, _KEY_SLICE):  # bounded memory on 2.5 M customers
-            part = lf.slice(offset, _KEY_SLICE).select(
-                SOURCE_ROW, *(f.raw for f in self.key_fields)
-            )
+
+        # at most _KEY_SLICE rows a slice (bounded memory on 2.5 M customers), and a multiple of
+        # ``workers`` slices of equal size, so no thread is left alone with the last one
+        slices = -(-rows // _KEY_SLICE)
+        slices = -(-slices // workers) * workers
+        size = max(1, -(-rows // slices)) if rows else 1
+
+        def hash_slice(offset: int) -> tuple[pl.Series, pl.Series]:
+            part = lf.slice(offset, size).select(SOURCE_ROW, *(f.raw for f in self.key_fields))
             part = part.collect()
             keys = pl.DataFrame(
                 [DataCleaner.clean_column(f, part.get_column(f.raw)) for f in self.key_fields]
             )
-            hashes.append(keys.select(pl.when(has_key).then(key_hash.hash(seed=0))).to_series())
-            positions.append(part.get_column(SOURCE_ROW).cast(pl.Int64))
-        if not hashes:
+            hashed = keys.select(pl.when(has_key).then(key_hash.hash(seed=0))).to_series()
+            return part.get_column(SOURCE_ROW).cast(pl.Int64), hashed
+
+        offsets = range(0, rows, size)
+        if workers > 1 and len(offsets) > 1:
+            with ThreadPoolExecutor(workers, thread_name_prefix="duplicates") as pool:
+                sliced = list(pool.map(hash_slice, offsets))
+        else:
+            sliced = [hash_slice(offset) for offset in offsets]
+        if not sliced:
             return pl.DataFrame(schema=DUPLICATE_SCHEMA)
-        hashed = pl.concat(hashes)
-        repeated = pl.concat(positions).filter(hashed.is_not_null() & hashed.is_duplicated())
+        hashed = pl.concat([h for _, h in sliced])
+        repeated = pl.concat([p for p, _ in sliced]).filter(
+            hashed.is_not_null() & hashed.is_duplicated()
+        )
         if repeated.is_empty():
             return pl.DataFrame(schema=DUPLICATE_SCHEMA)
         reason, _ = self._reject_reason()

@@ -17,9 +17,15 @@ Workflow for one source version (one bronze Parquet file):
    as Parquet under ``<lake>/quarantine/<entity>/ingest_date=YYYY-MM-DD/`` (temporary name, then
    rename; fsspec, so ``s3://`` works), and once the last batch is done a ``_manifest.json`` with
    the run summary is published the same way.
-5. Overlap: a worker thread transforms batch ``n + 1`` while the consumer (the loader) works on
-   batch ``n``; at most one batch is computed ahead, so memory stays at about two batches. Polars
-   releases the GIL while it computes, and psycopg while it copies, so both cores are busy.
+5. Overlap: ``transform_workers`` threads (default: two on a two-core machine) each compute and
+   audit a whole batch while the consumer (the loader) works on an earlier one. Batches are
+   handed over strictly in batch order, and at most ``workers`` are computed ahead, so memory
+   stays at about ``workers + 1`` batches. Much of a batch's work is eager and single-threaded
+   (Parquet slice decode, distinct-value lookups, audit writes, the per-batch Python); Polars
+   releases the GIL while it computes, and psycopg while it copies, so two batches at once keep
+   both cores busy. The output (batches, audit files, manifest) is identical for any number of
+   workers: each batch depends only on its rows and the whole-version duplicate pass, which runs
+   once before any batch.
 """
 
 from __future__ import annotations
@@ -31,7 +37,9 @@ import math
 import queue
 import threading
 import uuid
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar
 
@@ -186,12 +194,16 @@ class Transformer:
         *,
         overlap: bool = True,
         write_audit: bool = True,
+        workers: int | None = None,
     ) -> None:
         self.settings = settings
         self.contract = contract
         self.batch_size = settings.batch_size
         self.overlap = overlap
         self.write_audit = write_audit
+        self.workers = settings.transform_workers if workers is None else workers
+        if self.workers < 1:
+            raise ValueError(f"workers must be >= 1, got {self.workers}")
         self.summary: TransformSummary | None = None
         silver = [c for c in contract.silver_columns if c.name != "complaint_key"]
         self._clean_schema: dict[str, pl.DataType] = {
@@ -218,6 +230,8 @@ class Transformer:
         if start_batch < 0:
             raise ValueError(f"start_batch must be >= 0, got {start_batch}")
         plan = self._plan(source)
+        if self.overlap and self.workers > 1:
+            return self._produce_parallel(plan, start_batch)
         produced = self._produce(plan, start_batch)
         return prefetch(produced, f"transform-{source.entity}") if self.overlap else produced
 
@@ -285,7 +299,9 @@ class Transformer:
 
     def _duplicates(self, plan: _Plan) -> pl.DataFrame:
         if plan.duplicates is None:
-            plan.duplicates = self._checker(plan.source).find_duplicates(plan.scan)
+            plan.duplicates = self._checker(plan.source).find_duplicates(
+                plan.scan, workers=self.workers
+            )
             log.info(
                 "%s %s: %d duplicate rows in %d",
                 self.contract.entity,
@@ -301,13 +317,57 @@ class Transformer:
         for n in range(plan.batches):
             if n < start_batch:
                 if self.write_audit and not self._audit_complete(plan, n):
-                    _, audit = self._compute(plan, n)
-                    self._write_audit(plan, n, audit)
+                    self._step(plan, n)
                 continue
-            batch, audit = self._compute(plan, n)
-            if self.write_audit:
-                self._write_audit(plan, n, audit)
-            yield batch
+            yield self._step(plan, n)
+        self._finish(plan)
+
+    def _produce_parallel(self, plan: _Plan, start_batch: int) -> Iterator[TransformedBatch]:
+        """:meth:`_produce` with ``workers`` batches computed at once, handed over in order.
+
+        Up to ``workers`` batches are submitted ahead; the oldest is awaited and yielded, and the
+        next one is submitted before the consumer gets it, so the pool stays busy while the
+        consumer works and at most ``workers + 1`` batches are alive. A failed batch raises in
+        the consumer in its turn (earlier batches are handed over first). Closing the generator
+        cancels the batches not started and waits for the ones running.
+        """
+        self._duplicates(plan)  # once, before the threads (each batch reads it)
+        todo = [
+            n
+            for n in range(plan.batches)
+            if n >= start_batch or (self.write_audit and not self._audit_complete(plan, n))
+        ]
+        pool = ThreadPoolExecutor(
+            self.workers, thread_name_prefix=f"transform-{plan.source.entity}"
+        )
+        pending: deque[tuple[int, Future[TransformedBatch]]] = deque()
+        try:
+            queued = iter(todo)
+            for n in queued:
+                pending.append((n, pool.submit(self._step, plan, n)))
+                if len(pending) == self.workers:
+                    break
+            while pending:
+                n, future = pending.popleft()
+                batch = future.result()
+                for nxt in queued:
+                    pending.append((nxt, pool.submit(self._step, plan, nxt)))
+                    break
+                if n >= start_batch:
+                    yield batch
+                del batch, future
+            self._finish(plan)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _step(self, plan: _Plan, n: int) -> TransformedBatch:
+        """Batch ``n`` with its audit written."""
+        batch, audit = self._compute(plan, n)
+        if self.write_audit:
+            self._write_audit(plan, n, audit)
+        return batch
+
+    def _finish(self, plan: _Plan) -> None:
         self.summary = self._summarise(plan)
         if self.write_audit:
             self._write_manifest(plan, self.summary)

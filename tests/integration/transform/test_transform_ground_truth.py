@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from pathlib import Path
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from coretelecoms.config import Settings
 from coretelecoms.contracts import CONTRACTS
 from coretelecoms.extract import extract_entity
 from coretelecoms.simulate import simulate
 from coretelecoms.transform import Transformer
+from coretelecoms.transform.transformer import MANIFEST_NAME
 
 DAY = date(2025, 11, 20)
 COMPLAINTS = ("call_logs", "social_media_complaints", "web_form_complaints")
@@ -143,3 +146,44 @@ def test_agents_experience_is_canonical(transformed) -> None:
     assert set(clean["experience"].drop_nulls()) <= {"Intern", "Junior", "Mid-level", "Senior"}
     assert clean["experience"].null_count() == 0
     assert summary["rejects_by_reason"] == {} and summary["issues_by_rule_field"] == {}
+
+
+def _audit_files(lake: Path) -> dict[str, pl.DataFrame | dict]:
+    out: dict[str, pl.DataFrame | dict] = {}
+    for path in sorted(lake.rglob("*")):
+        if path.is_file():
+            name = str(path.relative_to(lake))
+            out[name] = (
+                json.loads(path.read_text()) if path.suffix == ".json" else pl.read_parquet(path)
+            )
+    return out
+
+
+@pytest.mark.parametrize("entity", [*COMPLAINTS, "customers"])
+def test_two_workers_produce_exactly_what_one_worker_produces(
+    transformed, tmp_path, entity: str
+) -> None:
+    _, summary, batches = transformed[entity]
+    source = batches[0].source
+    batch_size = -(-summary["rows_in"] // 6)  # six batches, so two are in flight at once
+    runs = {}
+    for workers in (1, 2):
+        lake = tmp_path / f"lake{workers}"
+        settings = Settings(home=tmp_path / "home", lake_uri=str(lake), batch_size=batch_size)
+        transformer = Transformer(settings, CONTRACTS[entity], workers=workers)
+        produced = list(transformer.batches(source))
+        runs[workers] = (produced, transformer.summary.to_dict(), _audit_files(lake))
+    (seq, seq_summary, seq_audit), (par, par_summary, par_audit) = runs[1], runs[2]
+    assert [b.batch_no for b in par] == [b.batch_no for b in seq] == list(range(6))
+    for a, b in zip(seq, par, strict=True):
+        assert (a.rows_read, a.duplicates) == (b.rows_read, b.duplicates)
+        for frame in ("clean", "rejects", "issues", "originals"):
+            assert_frame_equal(getattr(a, frame), getattr(b, frame))
+    assert par_summary == seq_summary
+    assert par_audit.keys() == seq_audit.keys()
+    assert any(name.endswith(MANIFEST_NAME) for name in par_audit)
+    for name, expected in seq_audit.items():
+        if isinstance(expected, dict):
+            assert par_audit[name] == expected
+        else:
+            assert_frame_equal(par_audit[name], expected)

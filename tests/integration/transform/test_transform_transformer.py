@@ -257,3 +257,13 @@ def test_prefetch_stops_its_worker_when_the_consumer_stops() -> None:
     it.close()
     time.sleep(0.1)
     assert not [t for t in threading.enumerate() if t.name == "prefetch-test"]
+
+
+def test_parallel_batches_come_in_order_and_stop_when_the_consumer_stops(local_settings) -> None:
+    source = write_bronze_file(local_settings, "call_logs", CALL_ROWS)
+    transformer = Transformer(local_settings, CALL_LOGS, workers=3)
+    assert [b.batch_no for b in transformer.batches(source, start_batch=1)] == [1, 2, 3]
+    it = Transformer(local_settings, CALL_LOGS, workers=3).batches(source)
+    assert next(it).batch_no == 0
+    it.close()
+    assert not [t for t in threading.enumerate() if t.name.startswith("transform-call_logs")]

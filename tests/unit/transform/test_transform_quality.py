@@ -248,3 +248,18 @@ def test_duplicate_keys_compare_cleaned_keys() -> None:
     dups = DataQualityChecker(CUSTOMERS, DAY).find_duplicates(raw_frame(CUSTOMERS, rows).lazy())
     assert dups["_source_row"].to_list() == [0]
     assert dups["kind"].to_list() == [DuplicateKind.CONFLICTING.value]  # raw content differs
+
+
+def test_duplicates_found_across_key_slices_whatever_the_number_of_threads(monkeypatch) -> None:
+    import coretelecoms.transform.quality as quality
+
+    rows = [
+        {"call ID": f"C{i % 7}", "resolutionstatus": ["Backlog", "Resolved"][i % 3 % 2]}
+        for i in range(30)
+    ]
+    monkeypatch.setattr(quality, "_KEY_SLICE", 4)  # 8 slices: twins sit in other slices
+    lf = raw_frame(CALL_LOGS, rows).lazy()
+    one = DataQualityChecker(CALL_LOGS, DAY).find_duplicates(lf, workers=1)
+    three = DataQualityChecker(CALL_LOGS, DAY).find_duplicates(lf, workers=3)
+    assert one.height == 30 - 7  # the last occurrence of each of the 7 keys is kept
+    assert_frame_equal(one, three)
