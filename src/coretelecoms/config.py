@@ -79,7 +79,7 @@ class Settings(BaseSettings):
         "customers (all of them when fewer), so training memory does not grow with the base.",
     )
     risk_score_chunk_customers: int = Field(
-        default=250_000,
+        default=100_000,
         gt=0,
         description="Customers scored per chunk: the scoring panel is built one chunk at a time.",
     )

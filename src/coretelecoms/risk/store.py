@@ -33,6 +33,9 @@ FEATURES_TABLE = "customer_features_monthly"
 SCORES_TABLE = "customer_risk_scores"
 STAGING_TABLE = "customer_risk_scores__chunks"
 KEY_COLUMNS = ("customer_id", "month_start_date")
+DUCKDB_MEMORY_LIMIT = "1GB"
+"""DuckDB's share of the risk step: the chunk reads are small, the final per-month ranking of all
+scores spills to disk beyond it, so the step stays within its budget with the Python side."""
 
 
 class RiskError(RuntimeError):
@@ -64,7 +67,7 @@ def warehouse(settings: Settings, *, read_only: bool = True) -> Iterator[DuckDBP
     conn = duckdb.connect(
         str(_duckdb_path(settings)),
         read_only=read_only,
-        config={"memory_limit": settings.duckdb_memory_limit},
+        config={"memory_limit": DUCKDB_MEMORY_LIMIT},
     )
     try:
         try:

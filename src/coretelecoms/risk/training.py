@@ -36,7 +36,7 @@ def evaluate_split(split: dataset.Split) -> tuple[model.RiskModel, dict[str, Any
 
 def _version(panel: pl.DataFrame) -> str:
     """Content hash of the labelled training rows: same features, same version."""
-    labelled = panel.filter(pl.col(dataset.LABEL).is_not_null())
+    labelled = _labelled(panel)
     digest = hashlib.sha256(labelled.hash_rows().sort().to_numpy().tobytes()).hexdigest()
     return digest[:12]
 
@@ -54,7 +54,8 @@ def train(settings: Settings, test_months: int = DEFAULT_TEST_MONTHS) -> dict[st
         ValueError: too few labelled months for the hold-out.
     """
     features, horizon, total = store.read_training_features(settings)
-    panel = dataset.build_panel(features, horizon)
+    # the horizon month has no label yet: drop it before training holds any copies
+    panel = _labelled(dataset.build_panel(features, horizon))
     del features
     sample = {
         "customers_total": total,
@@ -69,14 +70,21 @@ def train_on_panel(
     test_months: int,
     sample: dict[str, int] | None = None,
 ) -> dict[str, Any]:
-    """``train`` on an already built panel."""
-    split = dataset.time_split(panel, test_months)
+    """``train`` on an already built panel (only its labelled rows are used).
+
+    Copies are dropped as soon as they are done with: the hold-out split goes before the final
+    refit, so peak memory is the labelled rows plus one feature matrix.
+    """
+    labelled = _labelled(panel)
+    del panel
+    split = dataset.time_split(labelled, test_months)
     _, figures = evaluate_split(split)
-    labelled = panel.filter(pl.col(dataset.LABEL).is_not_null())
+    to_explain = _sample(split.test)
+    del split
     final = model.fit(labelled)
-    importance = np.abs(final.contributions(_sample(split.test))).mean(axis=0)
+    importance = np.abs(final.contributions(to_explain)).mean(axis=0)
     figures.update(
-        version=_version(panel),
+        version=_version(labelled),
         trained_through=labelled["month_start_date"].max().isoformat(),
         final_rows=labelled.height,
         **(sample or {}),
@@ -93,6 +101,12 @@ def train_on_panel(
     figures["model_uri"], figures["evaluation_uri"] = store.save_model(settings, final)
     log.info("risk model %s trained: %s", figures["version"], figures["metrics"]["model"])
     return figures
+
+
+def _labelled(panel: pl.DataFrame) -> pl.DataFrame:
+    if panel[dataset.LABEL].null_count() == 0:
+        return panel
+    return panel.filter(pl.col(dataset.LABEL).is_not_null())
 
 
 def _sample(frame: pl.DataFrame, n: int = 5000) -> pl.DataFrame:
