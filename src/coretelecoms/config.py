@@ -73,6 +73,17 @@ class Settings(BaseSettings):
         description="Cap on DuckDB's buffer pool for the warehouse load and dbt; larger work "
         "spills to disk instead of growing the process (DuckDB's own default is 80% of RAM).",
     )
+    risk_train_customers: int = Field(
+        default=200_000,
+        gt=0,
+        description="Customers the risk model trains on: a fixed hash-based sample of whole "
+        "customers (all of them when fewer), so training memory does not grow with the base.",
+    )
+    risk_score_chunk_customers: int = Field(
+        default=100_000,
+        gt=0,
+        description="Customers scored per chunk: the scoring panel is built one chunk at a time.",
+    )
     snowflake_account: str | None = None
     snowflake_user: str | None = None
     snowflake_password: SecretStr | None = None

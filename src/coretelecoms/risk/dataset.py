@@ -64,11 +64,13 @@ def _month_index(column: str) -> pl.Expr:
     return pl.col(column).dt.year().cast(pl.Int32) * 12 + pl.col(column).dt.month().cast(pl.Int32)
 
 
-def build_panel(features: pl.DataFrame) -> pl.DataFrame:
+def build_panel(features: pl.DataFrame, horizon: date | None = None) -> pl.DataFrame:
     """Dense customer x month panel with ``FEATURES``, ``LABEL`` and ``TARGET_MONTH``.
 
     ``LABEL`` is null in the horizon month (its next month is not known yet): those rows are
-    scored, never trained on.
+    scored, never trained on. ``horizon`` defaults to the latest month of ``features``; pass the
+    warehouse's latest month when ``features`` holds only some customers (a training sample, a
+    scoring chunk), since a customer's rows depend on nothing else but the horizon.
 
     Raises:
         ValueError: ``features`` lacks a column the panel needs.
@@ -80,7 +82,8 @@ def build_panel(features: pl.DataFrame) -> pl.DataFrame:
     monthly = features.select(sorted(needed)).with_columns(pl.col("month_start_date").cast(pl.Date))
     if monthly.is_empty():
         return _empty_panel()
-    horizon = monthly["month_start_date"].max()
+    if horizon is None:
+        horizon = monthly["month_start_date"].max()
     spine = (
         monthly.group_by("customer_id")
         .agg(first=pl.col("month_start_date").min())

@@ -72,6 +72,30 @@ def test_scoring_twice_gives_the_same_table(simulated_gold, scored) -> None:
     assert _gold(settings, query).equals(before)
 
 
+def test_scoring_in_small_chunks_gives_the_same_table(simulated_gold, scored) -> None:
+    settings = simulated_gold.settings
+    query = "select * from gold.customer_risk_scores order by month_start_date, customer_id"
+    before = _gold(settings, query)
+    chunked = settings.model_copy(update={"risk_score_chunk_customers": 7})
+    training.score(chunked)
+    assert _gold(settings, query).equals(before)
+
+
+def test_training_sample_is_whole_customers_and_repeatable(simulated_gold) -> None:
+    settings = simulated_gold.settings.model_copy(update={"risk_train_customers": 40})
+    everything = store.read_features(settings)
+    sample, horizon, total = store.read_training_features(settings)
+    again, _, _ = store.read_training_features(settings)
+    key = ["customer_id", "month_start_date"]
+    assert total == everything["customer_id"].n_unique() > 40
+    assert sample["customer_id"].n_unique() == 40
+    assert sample.sort(key).equals(again.sort(key))
+    # whole customers: every month of a sampled customer, so the time split stays intact
+    of_sampled = everything.filter(pl.col("customer_id").is_in(sample["customer_id"].implode()))
+    assert of_sampled.height == sample.height
+    assert horizon == everything["month_start_date"].max()
+
+
 # -- the command line ------------------------------------------------------------------------
 
 
