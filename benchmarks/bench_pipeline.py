@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -49,6 +48,7 @@ from coretelecoms.reliability.chaos import (
     START,
     _environment,
     _ordered_durations,
+    airflow_rows,
     create_database,
     postgres_server,
     stage_of,
@@ -61,20 +61,14 @@ TARGET_RSS_MB = 3 * 1024
 
 def running_task(airflow_db: Path) -> tuple[str, str] | None:
     """(logical date, task id) of the DAG task in state ``running``, if any."""
-    if not airflow_db.exists():
-        return None
-    try:
-        conn = sqlite3.connect(f"file:{airflow_db}?mode=ro", uri=True, timeout=0.05)
-        try:
-            row = conn.execute(
-                "select date(dr.logical_date), ti.task_id from task_instance ti join dag_run dr"
-                " on dr.run_id = ti.run_id and dr.dag_id = ti.dag_id where ti.state = 'running'"
-                " order by ti.start_date desc limit 1"
-            ).fetchone()
-        finally:
-            conn.close()
-    except sqlite3.Error:
-        return None
+    rows = airflow_rows(
+        airflow_db,
+        "select date(dr.logical_date), ti.task_id from task_instance ti join dag_run dr"
+        " on dr.run_id = ti.run_id and dr.dag_id = ti.dag_id where ti.state = 'running'"
+        " order by ti.start_date desc limit 1",
+        polling=True,
+    )
+    row = rows[0] if rows else None
     return (str(row[0]), str(row[1])) if row else None
 
 
@@ -113,16 +107,12 @@ class RssSampler(threading.Thread):
 
 def task_rows(airflow_db: Path, day: date) -> dict[str, int]:
     """Rows each task handled, from the task results Airflow kept (XCom return values)."""
-    conn = sqlite3.connect(f"file:{airflow_db}?mode=ro", uri=True)
-    try:
-        rows = conn.execute(
-            "select x.task_id, x.value from xcom x join dag_run dr on dr.id = x.dag_run_id"
-            " where date(dr.logical_date) = ? and x.key = 'return_value'"
-            " order by x.timestamp",
-            [day.isoformat()],
-        ).fetchall()
-    finally:
-        conn.close()
+    rows = airflow_rows(
+        airflow_db,
+        "select x.task_id, x.value from xcom x join dag_run dr on dr.id = x.dag_run_id"
+        " where date(dr.logical_date) = ? and x.key = 'return_value' order by x.timestamp",
+        [day.isoformat()],
+    )
     out: dict[str, int] = {}
     for task_id, value in rows:
         try:

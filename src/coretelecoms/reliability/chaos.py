@@ -41,7 +41,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
@@ -154,20 +154,37 @@ def _cli() -> list[str]:
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "coretelecoms.cli"]
 
 
-def _running_task(airflow_db: Path, since: float) -> str | None:
-    """The DAG task in state ``running`` that started after ``since`` (wall clock), if any."""
-    if not airflow_db.exists():
-        return None
+def airflow_rows(
+    airflow_db: Path, query: str, params: Sequence[object] = (), *, polling: bool = False
+) -> list[tuple[Any, ...]]:
+    """Rows from Airflow's SQLite metadata database, opened read-only.
+
+    ``polling`` is for samplers that look while the pipeline writes: a missing file or a locked
+    database gives no rows instead of an error, and the wait for the lock is kept short.
+    """
+    if polling and not airflow_db.exists():
+        return []
     try:
-        conn = sqlite3.connect(f"file:{airflow_db}?mode=ro", uri=True, timeout=0.05)
+        conn = sqlite3.connect(
+            f"file:{airflow_db}?mode=ro", uri=True, timeout=0.05 if polling else 5.0
+        )
         try:
-            rows = conn.execute(
-                "select task_id, start_date from task_instance where state = 'running'"
-            ).fetchall()
+            return conn.execute(query, list(params)).fetchall()
         finally:
             conn.close()
     except sqlite3.Error:
-        return None
+        if polling:
+            return []
+        raise
+
+
+def _running_task(airflow_db: Path, since: float) -> str | None:
+    """The DAG task in state ``running`` that started after ``since`` (wall clock), if any."""
+    rows = airflow_rows(
+        airflow_db,
+        "select task_id, start_date from task_instance where state = 'running'",
+        polling=True,
+    )
     for task_id, started in rows:
         if started and _epoch(started) >= since - 1:
             return str(task_id)
@@ -187,16 +204,13 @@ def _epoch(value: str) -> float:
 
 def task_durations(airflow_db: Path, day: date) -> dict[str, float]:
     """Seconds each task of ``day``'s run took (only tasks that ran, not skipped ones)."""
-    conn = sqlite3.connect(f"file:{airflow_db}?mode=ro", uri=True)
-    try:
-        rows = conn.execute(
-            "select ti.task_id, ti.start_date, ti.end_date from task_instance ti"
-            " join dag_run dr on dr.run_id = ti.run_id and dr.dag_id = ti.dag_id"
-            " where date(dr.logical_date) = ? and ti.state = 'success'",
-            [day.isoformat()],
-        ).fetchall()
-    finally:
-        conn.close()
+    rows = airflow_rows(
+        airflow_db,
+        "select ti.task_id, ti.start_date, ti.end_date from task_instance ti"
+        " join dag_run dr on dr.run_id = ti.run_id and dr.dag_id = ti.dag_id"
+        " where date(dr.logical_date) = ? and ti.state = 'success'",
+        [day.isoformat()],
+    )
     return {t: max(0.0, _epoch(e) - _epoch(s)) for t, s, e in rows if s and e}
 
 
@@ -337,18 +351,15 @@ def _migrate_airflow_once(first: Path, *others: Path) -> None:
 
 def _ordered_durations(airflow_db: Path, day: date) -> dict[str, float]:
     durations = task_durations(airflow_db, day)
-    conn = sqlite3.connect(f"file:{airflow_db}?mode=ro", uri=True)
-    try:
-        starts = dict(
-            conn.execute(
-                "select ti.task_id, ti.start_date from task_instance ti join dag_run dr"
-                " on dr.run_id = ti.run_id and dr.dag_id = ti.dag_id"
-                " where date(dr.logical_date) = ?",
-                [day.isoformat()],
-            ).fetchall()
+    starts = dict(
+        airflow_rows(
+            airflow_db,
+            "select ti.task_id, ti.start_date from task_instance ti join dag_run dr"
+            " on dr.run_id = ti.run_id and dr.dag_id = ti.dag_id"
+            " where date(dr.logical_date) = ?",
+            [day.isoformat()],
         )
-    finally:
-        conn.close()
+    )
     return dict(sorted(durations.items(), key=lambda kv: str(starts.get(kv[0]))))
 
 
