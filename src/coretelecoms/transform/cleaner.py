@@ -170,11 +170,6 @@ def clean_timestamp(expr: pl.Expr) -> pl.Expr:
     )
 
 
-def normalise_email(expr: pl.Expr) -> pl.Expr:
-    """Lower case, no surrounding whitespace: the form a repair is measured against."""
-    return blank_to_null(expr).str.to_lowercase()
-
-
 # Leftmost-first matching: "@gmail.om\0" (starting at the "@") wins over the generic ".om\0".
 _EMAIL_FIXES = {
     **{f"@{bad}\x00": f"@{good}\x00" for bad, good in EMAIL_DOMAIN_FIXES.items()},
@@ -185,8 +180,8 @@ _EMAIL_FIXES = {
 def lower_email(expr: pl.Expr) -> pl.Expr:
     """Stage 1 of email cleaning: trimmed and lower-cased ("" stays "" and fails validation).
 
-    Equal to :func:`normalise_email` wherever the cleaned email is not null, so the checker
-    compares the repaired value with this stage instead of normalising the raw value again.
+    The checker compares the repaired value with this stage (the form a repair is measured
+    against) instead of normalising the raw value again.
     """
     return expr.str.strip_chars().str.to_lowercase()
 
@@ -500,7 +495,6 @@ __all__ = [
     "clean_uuid",
     "format_address",
     "is_state_code",
-    "normalise_email",
     "parse_address",
     "per_distinct",
     "plain_address_stages",
