@@ -29,7 +29,6 @@ PARAMS: dict[str, Any] = {
 """Fixed hyper-parameters (no early stopping, fixed seed): the same features give the same
 model, so a backfill and a day-by-day run write the same scores."""
 
-TOP_FRACTION = 0.1
 REASONS = 3
 
 

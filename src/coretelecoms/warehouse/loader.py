@@ -92,14 +92,19 @@ def _spooled_ahead(
     the same time instead of taking turns. One worker thread keeps the reads on the snapshot
     connection serial; both libraries release the GIL while they wait or work.
     """
+    if not tables:
+        return
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="silver-spool") as pool:
-        futures = [pool.submit(silver.changes, t, marks.get(t.name, 0)) for t in tables]
+        # one spool in flight: a first load never holds all of silver on disk as CSV at once
+        pending = pool.submit(silver.changes, tables[0], marks.get(tables[0].name, 0))
         try:
-            for future in futures:
-                yield future.result()
+            for following in (*tables[1:], None):
+                change = pending.result()
+                if following is not None:
+                    pending = pool.submit(silver.changes, following, marks.get(following.name, 0))
+                yield change
         finally:
-            for future in futures:
-                future.cancel()
+            pending.cancel()
 
 
 def load_warehouse(settings: Settings, dsn: str | None = None) -> WarehouseLoadResult:
