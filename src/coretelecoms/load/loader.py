@@ -29,7 +29,7 @@ from coretelecoms.load.staging import (
     prepare_session,
     stage_clean,
 )
-from coretelecoms.load.state import LoadState, figures_of, read_state
+from coretelecoms.load.state import LoadState, figures_of, is_balanced, read_state
 from coretelecoms.postgres import connect
 from coretelecoms.transform.batch import SourceVersion, TransformedBatch
 
@@ -282,7 +282,7 @@ class Loader:
                 src.source_uri, src.fingerprint, state.batches, **state.figures()
             )
             problems = []
-            if state.read != state.loaded + state.unchanged + state.quarantined + state.duplicates:
+            if not is_balanced(figures_of(state)):
                 problems.append("read != loaded + unchanged + quarantined + duplicates")
             if src.rows >= 0 and state.read != src.rows:
                 problems.append(f"source version has {src.rows} rows but {state.read} were read")

@@ -4,6 +4,7 @@ describe, so they can never disagree with the data."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,11 @@ FIGURE_KEYS = ("read", "loaded", "unchanged", "quarantined", "duplicates")
 def figures_of(obj: Any) -> dict[str, int]:
     """The reconciliation figures of anything that has them as attributes."""
     return {key: int(getattr(obj, key)) for key in FIGURE_KEYS}
+
+
+def is_balanced(figures: Mapping[str, int]) -> bool:
+    """Every row read is accounted for: loaded, unchanged, quarantined or a dropped duplicate."""
+    return figures["read"] == sum(figures[key] for key in FIGURE_KEYS[1:])
 
 
 @dataclass(frozen=True)

@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from coretelecoms.config import Settings
+from coretelecoms.load.state import FIGURE_KEYS, is_balanced
 from coretelecoms.pipeline import charts
 
 log = logging.getLogger(__name__)
 
-_FIGURES = ("read", "loaded", "unchanged", "quarantined", "duplicates", "released")
+_FIGURES = (*FIGURE_KEYS, "released")
 _CHANNEL_LABELS = {"call": "Phone calls", "social_media": "Social media", "web_form": "Web forms"}
 _BACKLOG_BUCKETS = ("0-5 days", "6-30 days", "31-90 days", "91-180 days", "over 180 days")
 _TOP_CUSTOMERS = 15
@@ -50,12 +51,6 @@ def run_figures(dsn: str, run_ids: list[str] | None = None) -> dict[str, dict[st
         {"all": run_ids is None, "runs": list(run_ids or [])},
     )
     return {r[0]: dict(zip(_FIGURES, (int(v or 0) for v in r[1:]), strict=True)) for r in rows}
-
-
-def is_balanced(figures: dict[str, int]) -> bool:
-    """Every row read is accounted for: loaded, unchanged, quarantined or a dropped duplicate."""
-    accounted = sum(figures[k] for k in ("loaded", "unchanged", "quarantined", "duplicates"))
-    return figures["read"] == accounted
 
 
 def open_quarantine(dsn: str) -> dict[str, dict[str, int]]:
