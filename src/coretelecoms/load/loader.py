@@ -124,6 +124,7 @@ class Loader:
                 prepare_session(conn)
                 key = acquire_entity_lock(conn, entity, self.lock_timeout_s)
                 try:
+                    self._close_abandoned(conn)
                     if source is not None:
                         self._start_run(conn, source)
                     for batch in batches:
@@ -264,6 +265,27 @@ class Loader:
         copy_frame(conn, sql.Identifier("ops", "dq_issues"), frame.columns, frame)
 
     # -- per source version ---------------------------------------------------------------
+
+    def _close_abandoned(self, conn: psycopg.Connection) -> None:
+        """Mark runs of this entity left ``running`` by a process that died as ``abandoned``.
+
+        A load holds its entity's advisory lock from start to finish and the lock dies with its
+        session, so once we hold it, any other ``running`` row of the entity has no process
+        behind it (a ``kill -9``, a lost connection, a Ctrl-C). Left as it was, ``status`` would
+        report it running forever; its committed batches stay and this run resumes after them.
+        """
+        closed = conn.execute(
+            "update ops.pipeline_runs set status = 'abandoned', finished_at = now(),"
+            " detail = 'the process ended without finishing; a later run resumed from the"
+            " committed batches' where entity = %s and status = 'running' and run_id <> %s",
+            [self.contract.entity, self.run_id],
+        ).rowcount
+        if closed:
+            log.warning(
+                "%s: %d run(s) left running by a dead process marked abandoned",
+                self.contract.entity,
+                closed,
+            )
 
     def _start_run(self, conn: psycopg.Connection, src: SourceVersion) -> None:
         conn.execute(

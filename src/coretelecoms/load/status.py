@@ -71,7 +71,7 @@ def status_report(dsn: str, limit: int = 10) -> dict[str, Any]:
     for run in runs:
         mine = [s for s in sources if s["run_id"] == run["run_id"]]
         statuses = {s["status"] for s in mine}
-        status = next((s for s in ("failed", "running") if s in statuses), "succeeded")
+        status = next((s for s in ("failed", "running", "abandoned") if s in statuses), "succeeded")
         out_runs.append(
             {
                 "run_id": run["run_id"],

@@ -100,3 +100,37 @@ def test_quarantine_list_filters_and_show_prints_the_original(cli_env: str) -> N
     assert "unknown_customer" in table.output and "missing_key" in table.output
     missing = CliRunner().invoke(app, ["quarantine", "show", "999999"])
     assert missing.exit_code == 2
+
+
+def test_a_run_left_running_by_a_dead_process_is_marked_abandoned(cli_env: str) -> None:
+    """Ctrl-C (like kill -9) skips the failure bookkeeping; the next load of the entity closes
+    the orphaned row so ``status`` stops reporting a run that no process is doing."""
+    first = make_batch(
+        CUSTOMERS, [{"customer_id": C1}], logical_date=D1, fingerprint="c", source_rows=2
+    )
+    second = make_batch(
+        CUSTOMERS,
+        [{"customer_id": C2}],
+        logical_date=D1,
+        fingerprint="c",
+        batch_no=1,
+        first_row=1,
+        source_rows=2,
+    )
+
+    def interrupted():
+        yield first
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        Loader(cli_env, CUSTOMERS, "run-killed", D1).load(interrupted())
+    stale = json.loads(CliRunner().invoke(app, ["status", "--json"]).output)["runs"]
+    assert [(r["run_id"], r["status"]) for r in stale] == [("run-killed", "running")]
+
+    summary = Loader(cli_env, CUSTOMERS, "run-2", D1).load([first, second])
+    assert (summary.batches_skipped, summary.batches_committed) == (1, 1)
+    runs = {
+        r["run_id"]: r["status"]
+        for r in json.loads(CliRunner().invoke(app, ["status", "--json"]).output)["runs"]
+    }
+    assert runs == {"run-killed": "abandoned", "run-2": "succeeded"}
