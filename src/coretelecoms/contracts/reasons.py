@@ -33,8 +33,8 @@ class IssueRule(StrEnum):
     ADDRESS_UNPARSEABLE = "address_unparseable"  # not a US postal address -> all parts null
     UNKNOWN_STATE = "unknown_state"  # state code/name not a US state/territory -> null
     STATE_CODE_EXPANDED = "state_code_expanded"  # 'NY' given where a state name is expected
-    END_BEFORE_START = "end_before_start"  # call end before call start -> end nulled
-    RESOLUTION_BEFORE_REQUEST = "resolution_before_request"  # resolved_at nulled
+    # a field before the field it must follow (call end < start, resolution < request) -> null
+    END_BEFORE_START = "end_before_start"
     IMPLAUSIBLE_BIRTH_DATE = "implausible_birth_date"  # outside the plausible age range -> null
     FUTURE_DATE = "future_date"  # after the logical date -> null (optional fields only)
 
