@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -50,20 +50,19 @@ def _with_database(server_dsn: str, database: str) -> str:
     return psycopg.conninfo.make_conninfo(**info)
 
 
-@pytest.fixture
-def make_database(pg_server_dsn: str) -> Iterator[callable]:
-    """Factory of fresh, empty databases on the test server; dropped after the test."""
+def _database_factory(server_dsn: str) -> Iterator[Callable[..., str]]:
+    """Yield a factory of fresh, empty databases on the server; drop them all afterwards."""
     created: list[str] = []
 
     def _make(prefix: str = "ct") -> str:
         name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(pg_server_dsn, autocommit=True) as conn:
+        with psycopg.connect(server_dsn, autocommit=True) as conn:
             conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
         created.append(name)
-        return _with_database(pg_server_dsn, name)
+        return _with_database(server_dsn, name)
 
     yield _make
-    with psycopg.connect(pg_server_dsn, autocommit=True) as conn:
+    with psycopg.connect(server_dsn, autocommit=True) as conn:
         for name in created:
             conn.execute(
                 sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
@@ -71,13 +70,31 @@ def make_database(pg_server_dsn: str) -> Iterator[callable]:
 
 
 @pytest.fixture
-def pg_dsn(make_database: callable) -> str:
+def make_database(pg_server_dsn: str) -> Iterator[Callable[..., str]]:
+    """Factory of fresh, empty databases on the test server; dropped after the test."""
+    yield from _database_factory(pg_server_dsn)
+
+
+@pytest.fixture(scope="module")
+def make_database_module(pg_server_dsn: str) -> Iterator[Callable[..., str]]:
+    """``make_database`` for data a whole module shares (a simulation, a dbt build)."""
+    yield from _database_factory(pg_server_dsn)
+
+
+@pytest.fixture(scope="session")
+def make_database_session(pg_server_dsn: str) -> Iterator[Callable[..., str]]:
+    """``make_database`` for data the whole session shares."""
+    yield from _database_factory(pg_server_dsn)
+
+
+@pytest.fixture
+def pg_dsn(make_database: Callable[..., str]) -> str:
     """A fresh conformance database."""
     return make_database("silver")
 
 
 @pytest.fixture
-def settings(tmp_path: Path, make_database: callable) -> Settings:
+def settings(tmp_path: Path, make_database: Callable[..., str]) -> Settings:
     """Settings rooted in tmp_path with fresh source and conformance databases."""
     return Settings(
         home=tmp_path / "home",

@@ -12,8 +12,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -22,7 +21,6 @@ from typing import Any
 import polars as pl
 import psycopg
 import pytest
-from psycopg import sql
 
 from coretelecoms.config import Settings
 from coretelecoms.contracts import COMPLAINT_ENTITIES, STATIC_ENTITIES
@@ -70,28 +68,7 @@ def slack() -> Iterator[tuple[str, list[dict[str, Any]]]]:
     server.shutdown()
 
 
-@pytest.fixture(scope="module")
-def databases(pg_server_dsn: str) -> Iterator[callable]:
-    created: list[str] = []
-
-    def make(prefix: str) -> str:
-        name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-        with psycopg.connect(pg_server_dsn, autocommit=True) as conn:
-            conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-        created.append(name)
-        info = psycopg.conninfo.conninfo_to_dict(pg_server_dsn)
-        info["dbname"] = name
-        return psycopg.conninfo.make_conninfo(**info)
-
-    yield make
-    with psycopg.connect(pg_server_dsn, autocommit=True) as conn:
-        for name in created:
-            conn.execute(
-                sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
-            )
-
-
-def _simulated_settings(home: Path, make_db: callable, **extra: Any) -> Settings:
+def _simulated_settings(home: Path, make_db: Callable[..., str], **extra: Any) -> Settings:
     from coretelecoms.simulate import simulate
 
     settings = Settings(
@@ -106,7 +83,7 @@ def _simulated_settings(home: Path, make_db: callable, **extra: Any) -> Settings
 
 
 @pytest.fixture(scope="module")
-def daily(tmp_path_factory, databases, slack) -> dict[str, Any]:
+def daily(tmp_path_factory, make_database_module, slack) -> dict[str, Any]:
     """The 4 simulated days run one by one (a fresh runner call per day, like a scheduler),
     with the call-log load of day 2 failing once after its first committed batch, then a day
     with no data yet."""
@@ -114,7 +91,7 @@ def daily(tmp_path_factory, databases, slack) -> dict[str, Any]:
 
     url, messages = slack
     settings = _simulated_settings(
-        tmp_path_factory.mktemp("daily") / "home", databases, slack_webhook_url=url
+        tmp_path_factory.mktemp("daily") / "home", make_database_module, slack_webhook_url=url
     )
 
     def before(day: date) -> None:
@@ -402,13 +379,14 @@ def test_same_day_run_three_times_gives_identical_checksums(daily) -> None:
 
 @pytest.mark.slow
 def test_backfill_gives_the_same_silver_and_gold_as_day_by_day(
-    daily, tmp_path_factory, databases
+    daily, tmp_path_factory, make_database_module
 ) -> None:
     from coretelecoms.reliability.chaos import differences, snapshot
     from coretelecoms.reliability.checksums import duplicate_keys
     from coretelecoms.simulate import publish_as_of
 
-    settings = _simulated_settings(tmp_path_factory.mktemp("backfill") / "home", databases)
+    home = tmp_path_factory.mktemp("backfill") / "home"
+    settings = _simulated_settings(home, make_database_module)
     outcomes = airflow_runner.run_days(
         settings, DAYS, before_day=lambda d: publish_as_of(settings, d)
     )

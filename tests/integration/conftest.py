@@ -3,13 +3,10 @@ only when a test asks for it)."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
-import psycopg
 import pytest
-from psycopg import sql
 from simulated_pipeline import run_simulated_pipeline
 
 from coretelecoms.config import Settings
@@ -28,29 +25,12 @@ class SimulatedGold:
 
 @pytest.fixture(scope="session")
 def simulated_gold(
-    pg_server_dsn: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[SimulatedGold]:
-    names = {kind: f"{kind}_{uuid.uuid4().hex[:10]}" for kind in ("silver", "source")}
-    with psycopg.connect(pg_server_dsn, autocommit=True) as conn:
-        for name in names.values():
-            conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-
-    def dsn(name: str) -> str:
-        info = psycopg.conninfo.conninfo_to_dict(pg_server_dsn)
-        info["dbname"] = name
-        return psycopg.conninfo.make_conninfo(**info)
-
+    make_database_session: Callable[..., str], tmp_path_factory: pytest.TempPathFactory
+) -> SimulatedGold:
     settings = Settings(
         home=tmp_path_factory.mktemp("simulated_gold") / "home",
-        pg_dsn=dsn(names["silver"]),
-        source_pg_dsn=dsn(names["source"]),
+        pg_dsn=make_database_session("silver"),
+        source_pg_dsn=make_database_session("source"),
     )
     run_ids = run_simulated_pipeline(settings, SIM_DAYS, SIM_SCALE, SIM_SEED)
-    try:
-        yield SimulatedGold(settings, run_ids)
-    finally:
-        with psycopg.connect(pg_server_dsn, autocommit=True) as conn:
-            for name in names.values():
-                conn.execute(
-                    sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
-                )
+    return SimulatedGold(settings, run_ids)

@@ -6,8 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 
@@ -35,32 +34,15 @@ SCALE = 0.002
 DATES = [date(2025, 11, d) for d in range(20, 24)]
 
 
-def _database(server_dsn: str, created: list[str]) -> str:
-    name = f"simsrc_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(server_dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    created.append(name)
-    info = psycopg.conninfo.conninfo_to_dict(server_dsn)
-    info["dbname"] = name
-    return psycopg.conninfo.make_conninfo(**info)
-
-
 @pytest.fixture(scope="module")
 def make_sim_settings(
-    pg_server_dsn: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Callable[[], Settings]]:
-    created: list[str] = []
-
+    make_database_module: Callable[..., str], tmp_path_factory: pytest.TempPathFactory
+) -> Callable[[], Settings]:
     def _make() -> Settings:
-        dsn = _database(pg_server_dsn, created)
+        dsn = make_database_module("simsrc")
         return Settings(home=tmp_path_factory.mktemp("sim") / "home", pg_dsn=dsn, source_pg_dsn=dsn)
 
-    yield _make
-    with psycopg.connect(pg_server_dsn, autocommit=True) as conn:
-        for name in created:
-            conn.execute(
-                sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
-            )
+    return _make
 
 
 @pytest.fixture(scope="module")

@@ -49,33 +49,6 @@ def transformed(tmp_path_factory, make_database_module) -> dict[str, tuple[dict,
     return out
 
 
-@pytest.fixture(scope="module")
-def make_database_module(pg_server_dsn: str):
-    """Module-scoped variant of ``make_database`` (the simulation is shared by the tests)."""
-    import uuid
-
-    import psycopg
-    from psycopg import sql
-
-    created: list[str] = []
-
-    def _make(prefix: str) -> str:
-        name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(pg_server_dsn, autocommit=True) as conn:
-            conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-        created.append(name)
-        info = psycopg.conninfo.conninfo_to_dict(pg_server_dsn)
-        info["dbname"] = name
-        return psycopg.conninfo.make_conninfo(**info)
-
-    yield _make
-    with psycopg.connect(pg_server_dsn, autocommit=True) as conn:
-        for name in created:
-            conn.execute(
-                sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
-            )
-
-
 pytestmark = pytest.mark.postgres
 
 
