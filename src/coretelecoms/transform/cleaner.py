@@ -54,6 +54,12 @@ ADDRESS_PARTS = ("street", "city", "state_code", "state_name", "zip_code")
 """Columns an ADDRESS field is split into (the customers contract's silver columns)."""
 
 
+Stages = tuple[list[list[pl.Expr]], pl.Expr]
+"""``(stages, final)``: helper columns to add with ``with_columns``, level by level, then the
+result. Polars evaluates a sub-expression once per use inside one expression, so a rule that
+uses a part several times computes it once as a helper column instead."""
+
+
 def _key(expr: pl.Expr) -> pl.Expr:
     """Case-, space- and punctuation-insensitive lookup key: 'in progress' ~ 'In-Progress'."""
     return expr.str.to_lowercase().str.replace_all(r"[^a-z0-9]", "")
@@ -122,6 +128,15 @@ def clean_text_id(expr: pl.Expr) -> pl.Expr:
     return pl.when(value.str.len_chars() <= MAX_TEXT_ID_CHARS).then(value)
 
 
+def text_id_of_stripped(stripped: pl.Expr) -> pl.Expr:
+    """:func:`clean_text_id` of a value already stripped: as one expression ``clean_text_id``
+    strips four times (Polars evaluates a sub-expression once per use), so the checker stages
+    the stripped value as a column and finishes here."""
+    size = stripped.str.len_bytes()
+    fits = (size <= MAX_TEXT_ID_CHARS) | (stripped.str.len_chars() <= MAX_TEXT_ID_CHARS)
+    return pl.when((size > 0) & fits).then(stripped)
+
+
 def collapse_name(expr: pl.Expr) -> pl.Expr:
     """Stage 1 of name cleaning: trimmed, inner whitespace collapsed, blank -> null."""
     return blank_to_null(expr).str.replace_all(r"\s+", " ")
@@ -159,14 +174,33 @@ def clean_date(expr: pl.Expr) -> pl.Expr:
     return pl.when(value.str.contains(_DATE)).then(value).str.to_date("%Y-%m-%d", strict=False)
 
 
+_TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+def _parse_timestamp(value: pl.Expr) -> pl.Expr:
+    # cache=False: the parse cache is a hash lookup per value, and times are nearly all distinct
+    return value.str.to_datetime(_TIMESTAMP_FORMAT, strict=False, time_unit="us", cache=False)
+
+
 def clean_timestamp(expr: pl.Expr) -> pl.Expr:
     """Exactly ``YYYY-MM-DD HH:MM:SS`` (how every source writes times) -> pl.Datetime('us');
-    other shapes and impossible times -> null."""
+    other shapes and impossible times -> null.
+
+    The pattern check stays in front of the parse: Polars' parser also accepts shapes the
+    sources never write (``2025-01- 5 01:02:03``, ``-025-01-05 ...``)."""
     value = expr.str.strip_chars()  # "" fails the pattern
+    return _parse_timestamp(pl.when(value.str.contains(_TIMESTAMP)).then(value))
+
+
+def timestamp_stages(expr: pl.Expr, prefix: str) -> Stages:
+    """:func:`clean_timestamp` for less work: a raw value already in the one shape (no padding)
+    is checked and parsed as it is, without the strip copy and without masking text; only the
+    other values (blank, padded, garbage: null elsewhere, so nearly free) take the full rule."""
+    plain = f"{prefix}plain"
+    odd = pl.when(~pl.col(plain)).then(expr)
     return (
-        pl.when(value.str.contains(_TIMESTAMP))
-        .then(value)
-        .str.to_datetime("%Y-%m-%d %H:%M:%S", strict=False, time_unit="us")
+        [[expr.str.contains(_TIMESTAMP).fill_null(False).alias(plain)]],
+        pl.when(pl.col(plain)).then(_parse_timestamp(expr)).otherwise(clean_timestamp(odd)),
     )
 
 
@@ -271,12 +305,6 @@ def parse_address(expr: pl.Expr) -> pl.Expr:
 # The everyday last line, "Darrenland, NY 13297" or "APO AA 12094": one space before the state
 # code and the ZIP, an upper-case code, no ZIP+4, no stray whitespace.
 _PLAIN_LAST_LINE = r"^[^\s,](?:[^\r\n,]*[^\s,])?,? [A-Z]{2} [0-9]{5}$"
-
-
-Stages = tuple[list[list[pl.Expr]], pl.Expr]
-"""``(stages, final)``: helper columns to add with ``with_columns``, level by level, then the
-result. Polars evaluates a sub-expression once per use inside one expression, so a rule that
-uses a part several times computes it once as a helper column instead."""
 
 
 def plain_address_stages(expr: pl.Expr, prefix: str) -> Stages:
@@ -388,9 +416,10 @@ class DataCleaner:
 
         Returns ``(stages, final)``: apply each stage with ``with_columns`` in order (helper
         columns are named ``prefix + ...``), then ``final``. Rules whose single expression
-        would recompute shared parts (EMAIL, ADDRESS) are staged; for EMAIL the stage column
-        :meth:`email_lowered` holds the trimmed, lower-cased value. The other rules have no
-        stages (the checker cleans :data:`REPEATING_RULES` with :func:`per_distinct`).
+        would recompute shared parts (EMAIL, ADDRESS, TEXT_ID) are staged; for EMAIL the stage
+        column :meth:`email_lowered` holds the trimmed, lower-cased value. TIMESTAMP is staged
+        to parse the everyday shape without copies (:func:`timestamp_stages`). The other rules
+        have no stages (the checker cleans :data:`REPEATING_RULES` with :func:`per_distinct`).
         """
         if field.rule is Rule.EMAIL:
             lowered = DataCleaner.email_lowered(prefix)
@@ -401,6 +430,11 @@ class DataCleaner:
                 ],
                 validate_email(pl.col(prefix)),
             )
+        if field.rule is Rule.TEXT_ID:
+            stripped = f"{prefix}stripped"
+            return [[expr.str.strip_chars().alias(stripped)]], text_id_of_stripped(pl.col(stripped))
+        if field.rule is Rule.TIMESTAMP:
+            return timestamp_stages(expr, prefix)
         if field.rule is not Rule.ADDRESS:
             return [], DataCleaner.clean(field, expr)
         value, line, street = f"{prefix}value", f"{prefix}line", f"{prefix}street"
@@ -426,13 +460,17 @@ class DataCleaner:
 
         Rules with a fast path (UUID, ADDRESS) clean the usual shape of value cheaply on every
         row, and the full rule runs once per distinct remaining value (a few per batch: defects,
-        military or multi-line addresses); other rules run :meth:`clean`.
+        military or multi-line addresses); other rules run :meth:`stages`.
         """
         name = column.name
         col = pl.col(name)
         fast_rule = _FAST_PATHS.get(field.rule)
         if fast_rule is None:
-            return column.to_frame().select(DataCleaner.clean(field, col)).to_series()
+            stages, final = DataCleaner.stages(field, col, "__staged_")
+            lf = column.to_frame().lazy()
+            for level in stages:
+                lf = lf.with_columns(level)
+            return lf.select(final.alias(name)).collect().to_series()
         stages, final = fast_rule(col, "__fast_")
         lf = column.to_frame().lazy()
         for level in stages:
@@ -498,4 +536,6 @@ __all__ = [
     "parse_address",
     "per_distinct",
     "plain_address_stages",
+    "text_id_of_stripped",
+    "timestamp_stages",
 ]

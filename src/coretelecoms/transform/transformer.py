@@ -285,6 +285,11 @@ class Transformer:
                 rows,
                 source.rows,
             )
+        if rows <= self.settings.transform_in_memory_rows:
+            # One read instead of three (key columns for the duplicate pass, the repeated rows,
+            # then every batch's slice, each decompressing whole pages): a day of complaints is
+            # ~70 MB decoded, and the batches below are zero-copy slices of it.
+            scan = scan.collect().lazy()
         return _Plan(
             source=source,
             scan=scan,
@@ -380,18 +385,16 @@ class Transformer:
         originals = plan.scan.slice(n * self.batch_size, self.batch_size).collect()
         originals = originals.with_columns(pl.col(SOURCE_ROW).cast(pl.Int64))
         dups = self._duplicates(plan).join(originals.select(SOURCE_ROW), on=SOURCE_ROW, how="semi")
-        kept = (
-            originals.join(dups.select(SOURCE_ROW), on=SOURCE_ROW, how="anti")
-            if dups.height
-            else originals
-        )
+        # a filter on a mask, not an anti-join: the join gathers every column row by row
+        is_dup = pl.col(SOURCE_ROW).is_in(dups.get_column(SOURCE_ROW).implode())
+        kept = originals.filter(~is_dup) if dups.height else originals
         result = self._checker(plan.source).check(kept)
         clean = result.clean.select(
             pl.col(name).cast(dtype) for name, dtype in self._clean_schema.items()
         )
         record_cols = [c for c in originals.columns if c != SOURCE_ROW]
         dup_audit = dups.join(
-            originals.join(dups.select(SOURCE_ROW), on=SOURCE_ROW, how="semi").select(
+            originals.filter(is_dup).select(
                 SOURCE_ROW, pl.struct(record_cols).struct.json_encode().alias("record")
             ),
             on=SOURCE_ROW,
