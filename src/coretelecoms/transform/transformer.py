@@ -125,6 +125,7 @@ class _Plan:
     batches: int
     schema_drift: list[str]
     dropped: list[str]  # index + drift columns, dropped before checking
+    checker: DataQualityChecker  # one per version: it builds its expressions once
     duplicates: pl.DataFrame | None = None  # DUPLICATE_SCHEMA, filled lazily
 
 
@@ -297,16 +298,12 @@ class Transformer:
             batches=math.ceil(rows / self.batch_size),
             schema_drift=drift,
             dropped=index + drift,
+            checker=DataQualityChecker(self.contract, source.logical_date),
         )
-
-    def _checker(self, source: SourceVersion) -> DataQualityChecker:
-        return DataQualityChecker(self.contract, source.logical_date)
 
     def _duplicates(self, plan: _Plan) -> pl.DataFrame:
         if plan.duplicates is None:
-            plan.duplicates = self._checker(plan.source).find_duplicates(
-                plan.scan, workers=self.workers
-            )
+            plan.duplicates = plan.checker.find_duplicates(plan.scan, workers=self.workers)
             log.info(
                 "%s %s: %d duplicate rows in %d",
                 self.contract.entity,
@@ -388,7 +385,7 @@ class Transformer:
         # a filter on a mask, not an anti-join: the join gathers every column row by row
         is_dup = pl.col(SOURCE_ROW).is_in(dups.get_column(SOURCE_ROW).implode())
         kept = originals.filter(~is_dup) if dups.height else originals
-        result = self._checker(plan.source).check(kept)
+        result = plan.checker.check(kept)
         clean = result.clean.select(
             pl.col(name).cast(dtype) for name, dtype in self._clean_schema.items()
         )

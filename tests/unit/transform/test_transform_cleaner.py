@@ -444,7 +444,8 @@ def test_clean_column_equals_the_full_rule_on_real_and_odd_shapes(field: Field) 
         .select(DataCleaner.clean(field, pl.col(field.raw)).alias(field.raw))
         .to_series()
     )
-    assert DataCleaner.has_fast_path(field)
+    # a fast path, or stages that take the everyday shape apart from the full rule
+    assert DataCleaner.has_fast_path(field) or DataCleaner.stages(field, pl.col("x"), "_")[0]
     assert_series_equal(DataCleaner.clean_column(field, column), expected)
 
 
