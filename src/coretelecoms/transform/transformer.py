@@ -73,6 +73,7 @@ _PG_TO_POLARS: dict[str, pl.DataType] = {
     "boolean": pl.Boolean(),
 }
 DUPLICATE_AUDIT_SCHEMA: dict[str, pl.DataType] = {**DUPLICATE_SCHEMA, "record": pl.String()}
+_SUMMARY_COLUMNS = {"rejects": ["reason"], "issues": ["rule", "field"]}
 
 T = TypeVar("T")
 
@@ -127,6 +128,9 @@ class _Plan:
     dropped: list[str]  # index + drift columns, dropped before checking
     checker: DataQualityChecker  # one per version: it builds its expressions once
     duplicates: pl.DataFrame | None = None  # DUPLICATE_SCHEMA, filled lazily
+    # audit columns the summary counts, of the batches audited by this run (batch -> kind ->
+    # frame): the summary reads back only the files of batches a resumed run skipped
+    audited: dict[int, dict[str, pl.DataFrame]] = field(default_factory=dict)
 
 
 def prefetch(items: Iterator[T], name: str = "prefetch") -> Iterator[T]:
@@ -367,6 +371,9 @@ class Transformer:
         batch, audit = self._compute(plan, n)
         if self.write_audit:
             self._write_audit(plan, n, audit)
+            plan.audited[n] = {
+                kind: audit[kind].select(columns) for kind, columns in _SUMMARY_COLUMNS.items()
+            }
         return batch
 
     def _finish(self, plan: _Plan) -> None:
@@ -381,9 +388,12 @@ class Transformer:
             raise IndexError(f"batch {n} out of range 0..{plan.batches - 1}")
         originals = plan.scan.slice(n * self.batch_size, self.batch_size).collect()
         originals = originals.with_columns(pl.col(SOURCE_ROW).cast(pl.Int64))
-        dups = self._duplicates(plan).join(originals.select(SOURCE_ROW), on=SOURCE_ROW, how="semi")
-        # a filter on a mask, not an anti-join: the join gathers every column row by row
-        is_dup = pl.col(SOURCE_ROW).is_in(dups.get_column(SOURCE_ROW).implode())
+        # a mask, not joins: a join on the batch hashes or gathers all of its rows, and the
+        # duplicates of a whole version are a few thousand rows
+        version_dups = self._duplicates(plan)
+        is_dup = pl.col(SOURCE_ROW).is_in(version_dups.get_column(SOURCE_ROW).implode())
+        dup_rows = originals.filter(is_dup)
+        dups = version_dups.join(dup_rows.select(SOURCE_ROW), on=SOURCE_ROW, how="semi")
         kept = originals.filter(~is_dup) if dups.height else originals
         result = plan.checker.check(kept)
         clean = result.clean.select(
@@ -391,7 +401,7 @@ class Transformer:
         )
         record_cols = [c for c in originals.columns if c != SOURCE_ROW]
         dup_audit = dups.join(
-            originals.filter(is_dup).select(
+            dup_rows.select(
                 SOURCE_ROW, pl.struct(record_cols).struct.json_encode().alias("record")
             ),
             on=SOURCE_ROW,
@@ -483,6 +493,9 @@ class Transformer:
         fs = self._fs(base)
         frames = []
         for n in range(plan.batches):
+            if n in plan.audited:
+                frames.append(plan.audited[n][kind])
+                continue
             path = f"{base}/{self._part_name(plan, n, kind)}"
             with fs.open(path, "rb") as fh:
                 frames.append(pl.read_parquet(fh, columns=columns))
@@ -494,8 +507,8 @@ class Transformer:
         dups = self._duplicates(plan)
         kinds = dict(dups.group_by("kind").len().iter_rows()) if dups.height else {}
         if self.write_audit and plan.batches:
-            rejects = self._read_audit(plan, "rejects", ["reason"])
-            issues = self._read_audit(plan, "issues", ["rule", "field"])
+            rejects = self._read_audit(plan, "rejects", _SUMMARY_COLUMNS["rejects"])
+            issues = self._read_audit(plan, "issues", _SUMMARY_COLUMNS["issues"])
         else:
             rejects = pl.DataFrame(schema={"reason": pl.String})
             issues = pl.DataFrame(schema={"rule": pl.String, "field": pl.String})
