@@ -43,6 +43,7 @@ from coretelecoms.transform.cleaner import (
     REPEATING_RULES,
     DataCleaner,
     format_address,
+    has_text,
     is_state_code,
     per_distinct_columns,
 )
@@ -78,11 +79,6 @@ def _stage(f: Field) -> str:
 
 def _lookup(f: Field) -> str:
     return f"__lookup__{f.name}"
-
-
-def _has_text(expr: pl.Expr) -> pl.Expr:
-    """Has a non-blank character (a regex match allocates nothing, unlike a strip)."""
-    return expr.str.contains(r"\S").fill_null(False)
 
 
 def _implausible(f: Field) -> str:
@@ -171,7 +167,7 @@ class DataQualityChecker:
             frame,
             {
                 f.raw: lambda v, f=f: pl.struct(
-                    DataCleaner.clean(f, v).alias("cleaned"), _has_text(v).alias("present")
+                    DataCleaner.clean(f, v).alias("cleaned"), has_text(v).alias("present")
                 )
                 for f in self._repeating
             },
@@ -208,11 +204,14 @@ class DataQualityChecker:
         )
         # Every rule turns a blank value into null, so a cleaned value implies presence and only
         # the rows that cleaned to null are searched for text (the others are null: no work).
+        # (Staged rules read it off their stage columns instead where that is cheaper.)
         after.append(
             [
                 (
-                    ~self._cleaned_is_null(f)
-                    | _has_text(pl.when(self._cleaned_is_null(f)).then(pl.col(f.raw)))
+                    DataCleaner.staged_presence(f, _stage(f))
+                    if f in staged and DataCleaner.staged_presence(f, _stage(f)) is not None
+                    else ~self._cleaned_is_null(f)
+                    | has_text(pl.when(self._cleaned_is_null(f)).then(pl.col(f.raw)))
                 ).alias(_present(f))
                 for f in [*staged, *fast]
             ]
