@@ -26,6 +26,9 @@ Workflow for one source version (one bronze Parquet file):
    both cores busy. The output (batches, audit files, manifest) is identical for any number of
    workers: each batch depends only on its rows and the whole-version duplicate pass, which runs
    once before any batch.
+6. Small versions: a version of at most ``transform_in_memory_rows`` rows (a day of complaints)
+   is decoded from bronze once and batched from memory; a larger one (customers) is read slice
+   by slice, so its memory stays bounded by the batches in flight. The output is the same.
 """
 
 from __future__ import annotations
