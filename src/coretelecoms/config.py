@@ -107,6 +107,12 @@ class Settings(BaseSettings):
         gt=0,
         description="Batches the silver transform computes at once (memory: workers + 1 batches).",
     )
+    transform_in_memory_rows: int = Field(
+        default=1_000_000,
+        ge=0,
+        description="Source versions of at most this many rows (a day of complaints) are read "
+        "from bronze once and batched in memory; larger ones (customers) are read slice by slice.",
+    )
     sla_days: int = Field(default=5, gt=0)
     escalation_window_days: int = Field(default=7, gt=0)
 

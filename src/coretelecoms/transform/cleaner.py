@@ -13,9 +13,10 @@ Reference facts (allowed values, state codes, email typo domains) come from
 :mod:`coretelecoms.contracts`; this module only says how to apply them.
 
 Speed without changing a result: columns that repeat few values are cleaned once per distinct
-value (:func:`per_distinct`, :data:`REPEATING_RULES`), and UUIDs and addresses take a cheap path
-for their everyday shape, with the full rule once per distinct other value
-(:meth:`DataCleaner.clean_column`). Tests hold both equal to the plain rules.
+value (:func:`per_distinct`, :data:`REPEATING_RULES`); UUIDs, timestamps and ids take a cheap
+path for their everyday shape, the full rule only on the other values (:meth:`DataCleaner.stages`),
+and addresses the full rule once per distinct other value (:meth:`DataCleaner.clean_column`).
+Tests hold all of them equal to the plain rules.
 """
 
 from __future__ import annotations
@@ -54,6 +55,12 @@ ADDRESS_PARTS = ("street", "city", "state_code", "state_name", "zip_code")
 """Columns an ADDRESS field is split into (the customers contract's silver columns)."""
 
 
+Stages = tuple[list[list[pl.Expr]], pl.Expr]
+"""``(stages, final)``: helper columns to add with ``with_columns``, level by level, then the
+result. Polars evaluates a sub-expression once per use inside one expression, so a rule that
+uses a part several times computes it once as a helper column instead."""
+
+
 def _key(expr: pl.Expr) -> pl.Expr:
     """Case-, space- and punctuation-insensitive lookup key: 'in progress' ~ 'In-Progress'."""
     return expr.str.to_lowercase().str.replace_all(r"[^a-z0-9]", "")
@@ -69,6 +76,13 @@ def blank_to_null(expr: pl.Expr) -> pl.Expr:
     return pl.when(stripped.str.len_bytes() > 0).then(stripped)
 
 
+def has_text(expr: pl.Expr) -> pl.Expr:
+    """Has a non-blank character (false for null). A strip and a length rather than a ``\\S``
+    search: the same set of blanks (Unicode White_Space, checked on every code point), and
+    over the mostly-null columns the checker asks about it costs a quarter."""
+    return (expr.str.strip_chars().str.len_bytes() > 0).fill_null(False)
+
+
 def per_distinct(column: pl.Series, rule: Callable[[pl.Expr], pl.Expr]) -> pl.Expr:
     """``rule(pl.col(column.name))``, evaluated once per distinct value of ``column``.
 
@@ -82,11 +96,33 @@ def per_distinct(column: pl.Series, rule: Callable[[pl.Expr], pl.Expr]) -> pl.Ex
     The distinct values are computed eagerly from ``column`` (the batch in hand) and enter the
     returned expression as literals, so it is only valid on a frame holding that column.
     """
-    values = column.unique()
-    mapped = values.to_frame().select(rule(pl.col(column.name))).to_series()
-    return pl.col(column.name).replace_strict(
-        values, mapped, default=None, return_dtype=mapped.dtype
+    return per_distinct_columns(column.to_frame(), {column.name: rule})[column.name]
+
+
+def per_distinct_columns(
+    frame: pl.DataFrame, rules: dict[str, Callable[[pl.Expr], pl.Expr]]
+) -> dict[str, pl.Expr]:
+    """:func:`per_distinct` for several columns of ``frame`` (column name -> rule) at once.
+
+    The distinct values and their cleaned values of all columns come from one ``collect_all``
+    on the in-memory engine (the streaming engine's set-up costs ~0.5 ms a query, more than
+    the query itself).
+    """
+    names = list(rules)
+    tables = pl.collect_all(
+        (
+            frame.lazy().select(pl.col(n).unique()).with_columns(rules[n](pl.col(n)).alias("__new"))
+            for n in names
+        ),
+        engine="in-memory",  # small queries: the streaming engine's set-up costs more than them
     )
+    out = {}
+    for name, table in zip(names, tables, strict=True):
+        values, mapped = table.get_column(name), table.get_column("__new")
+        out[name] = pl.col(name).replace_strict(
+            values, mapped, default=None, return_dtype=mapped.dtype
+        )
+    return out
 
 
 def clean_uuid(expr: pl.Expr) -> pl.Expr:
@@ -95,10 +131,16 @@ def clean_uuid(expr: pl.Expr) -> pl.Expr:
     return pl.when(value.str.contains(_UUID)).then(value)
 
 
-def canonical_uuid(expr: pl.Expr) -> pl.Expr:
-    """:func:`clean_uuid` for values already in canonical form (how every source writes them);
-    null for any other value, which :meth:`DataCleaner.clean_column` sends to the full rule."""
-    return pl.when(expr.str.contains(_UUID)).then(expr)
+def uuid_stages(expr: pl.Expr, prefix: str) -> Stages:
+    """:func:`clean_uuid` for less work: a value already in canonical form (how every source
+    writes them) is its own cleaned value after one match, without the strip and lower-case
+    copies; only the other values (null elsewhere, so nearly free) take the full rule."""
+    plain, odd = pl.col(f"{prefix}plain"), pl.col(f"{prefix}odd")
+    return (
+        _plain_stages(expr, prefix, _UUID),
+        # fill_null rather than otherwise: no copy when every value is plain (the usual batch)
+        pl.when(plain).then(expr).fill_null(clean_uuid(odd)),
+    )
 
 
 def clean_int_id(expr: pl.Expr) -> pl.Expr:
@@ -120,6 +162,15 @@ def clean_text_id(expr: pl.Expr) -> pl.Expr:
     ``MAX_TEXT_ID_CHARS`` -> null."""
     value = blank_to_null(expr)
     return pl.when(value.str.len_chars() <= MAX_TEXT_ID_CHARS).then(value)
+
+
+def text_id_of_stripped(stripped: pl.Expr) -> pl.Expr:
+    """:func:`clean_text_id` of a value already stripped: as one expression ``clean_text_id``
+    strips four times (Polars evaluates a sub-expression once per use), so the checker stages
+    the stripped value as a column and finishes here."""
+    size = stripped.str.len_bytes()
+    fits = (size <= MAX_TEXT_ID_CHARS) | (stripped.str.len_chars() <= MAX_TEXT_ID_CHARS)
+    return pl.when((size > 0) & fits).then(stripped)
 
 
 def collapse_name(expr: pl.Expr) -> pl.Expr:
@@ -159,14 +210,42 @@ def clean_date(expr: pl.Expr) -> pl.Expr:
     return pl.when(value.str.contains(_DATE)).then(value).str.to_date("%Y-%m-%d", strict=False)
 
 
+_TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+def _parse_timestamp(value: pl.Expr) -> pl.Expr:
+    # cache=False: the parse cache is a hash lookup per value, and times are nearly all distinct
+    return value.str.to_datetime(_TIMESTAMP_FORMAT, strict=False, time_unit="us", cache=False)
+
+
 def clean_timestamp(expr: pl.Expr) -> pl.Expr:
     """Exactly ``YYYY-MM-DD HH:MM:SS`` (how every source writes times) -> pl.Datetime('us');
-    other shapes and impossible times -> null."""
+    other shapes and impossible times -> null.
+
+    The pattern check stays in front of the parse: Polars' parser also accepts shapes the
+    sources never write (``2025-01- 5 01:02:03``, ``-025-01-05 ...``)."""
     value = expr.str.strip_chars()  # "" fails the pattern
+    return _parse_timestamp(pl.when(value.str.contains(_TIMESTAMP)).then(value))
+
+
+def _plain_stages(expr: pl.Expr, prefix: str, pattern: str) -> list[list[pl.Expr]]:
+    """Stage columns ``plain`` (the raw value matches ``pattern`` as it is) and ``odd`` (the
+    other raw values, null where plain: no copy when every value is plain)."""
+    plain = pl.col(f"{prefix}plain")
+    return [
+        [expr.str.contains(pattern).fill_null(False).alias(f"{prefix}plain")],
+        [pl.when(~plain).then(expr).alias(f"{prefix}odd")],
+    ]
+
+
+def timestamp_stages(expr: pl.Expr, prefix: str) -> Stages:
+    """:func:`clean_timestamp` for less work: a raw value already in the one shape (no padding)
+    is checked and parsed as it is, without the strip copy and without masking text; only the
+    other values (blank, padded, garbage: null elsewhere, so nearly free) take the full rule."""
+    plain, odd = pl.col(f"{prefix}plain"), pl.col(f"{prefix}odd")
     return (
-        pl.when(value.str.contains(_TIMESTAMP))
-        .then(value)
-        .str.to_datetime("%Y-%m-%d %H:%M:%S", strict=False, time_unit="us")
+        _plain_stages(expr, prefix, _TIMESTAMP),
+        pl.when(plain).then(_parse_timestamp(expr)).otherwise(clean_timestamp(odd)),
     )
 
 
@@ -273,12 +352,6 @@ def parse_address(expr: pl.Expr) -> pl.Expr:
 _PLAIN_LAST_LINE = r"^[^\s,](?:[^\r\n,]*[^\s,])?,? [A-Z]{2} [0-9]{5}$"
 
 
-Stages = tuple[list[list[pl.Expr]], pl.Expr]
-"""``(stages, final)``: helper columns to add with ``with_columns``, level by level, then the
-result. Polars evaluates a sub-expression once per use inside one expression, so a rule that
-uses a part several times computes it once as a helper column instead."""
-
-
 def plain_address_stages(expr: pl.Expr, prefix: str) -> Stages:
     """:func:`parse_address` for the everyday shape, two lines ending ``City, ST 12345`` (or
     ``APO AA 12094``); null for any other shape and for unknown state codes.
@@ -362,7 +435,6 @@ _VALUE_RULES: dict[Rule, Callable[[pl.Expr], pl.Expr]] = {
 }
 _ENUM_RULES = (Rule.GENDER, Rule.ENUM)
 _FAST_PATHS: dict[Rule, Callable[[pl.Expr, str], Stages]] = {
-    Rule.UUID: lambda expr, _: ([], canonical_uuid(expr)),
     Rule.ADDRESS: plain_address_stages,
 }
 
@@ -388,9 +460,11 @@ class DataCleaner:
 
         Returns ``(stages, final)``: apply each stage with ``with_columns`` in order (helper
         columns are named ``prefix + ...``), then ``final``. Rules whose single expression
-        would recompute shared parts (EMAIL, ADDRESS) are staged; for EMAIL the stage column
-        :meth:`email_lowered` holds the trimmed, lower-cased value. The other rules have no
-        stages (the checker cleans :data:`REPEATING_RULES` with :func:`per_distinct`).
+        would recompute shared parts (EMAIL, ADDRESS, TEXT_ID) are staged; for EMAIL the stage
+        column :meth:`email_lowered` holds the trimmed, lower-cased value. TIMESTAMP and UUID
+        are staged to take the everyday shape without copies (:func:`timestamp_stages`,
+        :func:`uuid_stages`). The other rules have no stages (the checker cleans
+        :data:`REPEATING_RULES` with :func:`per_distinct`).
         """
         if field.rule is Rule.EMAIL:
             lowered = DataCleaner.email_lowered(prefix)
@@ -401,6 +475,13 @@ class DataCleaner:
                 ],
                 validate_email(pl.col(prefix)),
             )
+        if field.rule is Rule.TEXT_ID:
+            stripped = f"{prefix}stripped"
+            return [[expr.str.strip_chars().alias(stripped)]], text_id_of_stripped(pl.col(stripped))
+        if field.rule is Rule.TIMESTAMP:
+            return timestamp_stages(expr, prefix)
+        if field.rule is Rule.UUID:
+            return uuid_stages(expr, prefix)
         if field.rule is not Rule.ADDRESS:
             return [], DataCleaner.clean(field, expr)
         value, line, street = f"{prefix}value", f"{prefix}line", f"{prefix}street"
@@ -416,6 +497,17 @@ class DataCleaner:
         )
 
     @staticmethod
+    def staged_presence(field: Field, prefix: str) -> pl.Expr | None:
+        """Whether the raw value has a non-blank character, read off the columns of
+        :meth:`stages` (``prefix`` as given there) where that is cheaper than searching the raw
+        value; None for the other rules."""
+        if field.rule is Rule.TEXT_ID:
+            return (pl.col(f"{prefix}stripped").str.len_bytes() > 0).fill_null(False)  # has_text
+        if field.rule in (Rule.TIMESTAMP, Rule.UUID):
+            return pl.col(f"{prefix}plain") | has_text(pl.col(f"{prefix}odd"))
+        return None
+
+    @staticmethod
     def has_fast_path(field: Field) -> bool:
         """True when :meth:`clean_column` has a cheaper path for the usual shape of values."""
         return field.rule in _FAST_PATHS
@@ -424,15 +516,19 @@ class DataCleaner:
     def clean_column(field: Field, column: pl.Series) -> pl.Series:
         """The cleaned values of a whole column (eager), equal to :meth:`clean` on it.
 
-        Rules with a fast path (UUID, ADDRESS) clean the usual shape of value cheaply on every
-        row, and the full rule runs once per distinct remaining value (a few per batch: defects,
-        military or multi-line addresses); other rules run :meth:`clean`.
+        Rules with a fast path (ADDRESS) clean the usual shape of value cheaply on every row,
+        and the full rule runs once per distinct remaining value (a few per batch: defects,
+        military or multi-line addresses); other rules run :meth:`stages`.
         """
         name = column.name
         col = pl.col(name)
         fast_rule = _FAST_PATHS.get(field.rule)
         if fast_rule is None:
-            return column.to_frame().select(DataCleaner.clean(field, col)).to_series()
+            stages, final = DataCleaner.stages(field, col, "__staged_")
+            lf = column.to_frame().lazy()
+            for level in stages:
+                lf = lf.with_columns(level)
+            return lf.select(final.alias(name)).collect(engine="in-memory").to_series()
         stages, final = fast_rule(col, "__fast_")
         lf = column.to_frame().lazy()
         for level in stages:
@@ -444,7 +540,7 @@ class DataCleaner:
         odd = values.to_frame().lazy()
         for level in full_stages:
             odd = odd.with_columns(level)
-        mapped = odd.select(full_final).collect().to_series()
+        mapped = odd.select(full_final).collect(engine="in-memory").to_series()
         # Only the other rows are looked up: the fast rows are null here, which costs no hash.
         full = (
             pl.when(~is_fast)
@@ -483,7 +579,6 @@ __all__ = [
     "REPEATING_RULES",
     "DataCleaner",
     "blank_to_null",
-    "canonical_uuid",
     "clean_date",
     "clean_email",
     "clean_enum",
@@ -494,8 +589,13 @@ __all__ = [
     "clean_us_state_name",
     "clean_uuid",
     "format_address",
+    "has_text",
     "is_state_code",
     "parse_address",
     "per_distinct",
+    "per_distinct_columns",
     "plain_address_stages",
+    "text_id_of_stripped",
+    "timestamp_stages",
+    "uuid_stages",
 ]

@@ -26,6 +26,9 @@ Workflow for one source version (one bronze Parquet file):
    both cores busy. The output (batches, audit files, manifest) is identical for any number of
    workers: each batch depends only on its rows and the whole-version duplicate pass, which runs
    once before any batch.
+6. Small versions: a version of at most ``transform_in_memory_rows`` rows (a day of complaints)
+   is decoded from bronze once and batched from memory; a larger one (customers) is read slice
+   by slice, so its memory stays bounded by the batches in flight. The output is the same.
 """
 
 from __future__ import annotations
@@ -73,6 +76,7 @@ _PG_TO_POLARS: dict[str, pl.DataType] = {
     "boolean": pl.Boolean(),
 }
 DUPLICATE_AUDIT_SCHEMA: dict[str, pl.DataType] = {**DUPLICATE_SCHEMA, "record": pl.String()}
+_SUMMARY_COLUMNS = {"rejects": ["reason"], "issues": ["rule", "field"]}
 
 T = TypeVar("T")
 
@@ -125,7 +129,11 @@ class _Plan:
     batches: int
     schema_drift: list[str]
     dropped: list[str]  # index + drift columns, dropped before checking
+    checker: DataQualityChecker  # one per version: it builds its expressions once
     duplicates: pl.DataFrame | None = None  # DUPLICATE_SCHEMA, filled lazily
+    # audit columns the summary counts, of the batches audited by this run (batch -> kind ->
+    # frame): the summary reads back only the files of batches a resumed run skipped
+    audited: dict[int, dict[str, pl.DataFrame]] = field(default_factory=dict)
 
 
 def prefetch(items: Iterator[T], name: str = "prefetch") -> Iterator[T]:
@@ -285,6 +293,11 @@ class Transformer:
                 rows,
                 source.rows,
             )
+        if rows <= self.settings.transform_in_memory_rows:
+            # One read instead of three (key columns for the duplicate pass, the repeated rows,
+            # then every batch's slice, each decompressing whole pages): a day of complaints is
+            # ~70 MB decoded, and the batches below are zero-copy slices of it.
+            scan = scan.collect().lazy()
         return _Plan(
             source=source,
             scan=scan,
@@ -292,16 +305,12 @@ class Transformer:
             batches=math.ceil(rows / self.batch_size),
             schema_drift=drift,
             dropped=index + drift,
+            checker=DataQualityChecker(self.contract, source.logical_date),
         )
-
-    def _checker(self, source: SourceVersion) -> DataQualityChecker:
-        return DataQualityChecker(self.contract, source.logical_date)
 
     def _duplicates(self, plan: _Plan) -> pl.DataFrame:
         if plan.duplicates is None:
-            plan.duplicates = self._checker(plan.source).find_duplicates(
-                plan.scan, workers=self.workers
-            )
+            plan.duplicates = plan.checker.find_duplicates(plan.scan, workers=self.workers)
             log.info(
                 "%s %s: %d duplicate rows in %d",
                 self.contract.entity,
@@ -365,6 +374,9 @@ class Transformer:
         batch, audit = self._compute(plan, n)
         if self.write_audit:
             self._write_audit(plan, n, audit)
+            plan.audited[n] = {
+                kind: audit[kind].select(columns) for kind, columns in _SUMMARY_COLUMNS.items()
+            }
         return batch
 
     def _finish(self, plan: _Plan) -> None:
@@ -379,19 +391,20 @@ class Transformer:
             raise IndexError(f"batch {n} out of range 0..{plan.batches - 1}")
         originals = plan.scan.slice(n * self.batch_size, self.batch_size).collect()
         originals = originals.with_columns(pl.col(SOURCE_ROW).cast(pl.Int64))
-        dups = self._duplicates(plan).join(originals.select(SOURCE_ROW), on=SOURCE_ROW, how="semi")
-        kept = (
-            originals.join(dups.select(SOURCE_ROW), on=SOURCE_ROW, how="anti")
-            if dups.height
-            else originals
-        )
-        result = self._checker(plan.source).check(kept)
+        # a mask, not joins: a join on the batch hashes or gathers all of its rows, and the
+        # duplicates of a whole version are a few thousand rows
+        version_dups = self._duplicates(plan)
+        is_dup = pl.col(SOURCE_ROW).is_in(version_dups.get_column(SOURCE_ROW).implode())
+        dup_rows = originals.filter(is_dup)
+        dups = version_dups.join(dup_rows.select(SOURCE_ROW), on=SOURCE_ROW, how="semi")
+        kept = originals.filter(~is_dup) if dups.height else originals
+        result = plan.checker.check(kept)
         clean = result.clean.select(
             pl.col(name).cast(dtype) for name, dtype in self._clean_schema.items()
         )
         record_cols = [c for c in originals.columns if c != SOURCE_ROW]
         dup_audit = dups.join(
-            originals.join(dups.select(SOURCE_ROW), on=SOURCE_ROW, how="semi").select(
+            dup_rows.select(
                 SOURCE_ROW, pl.struct(record_cols).struct.json_encode().alias("record")
             ),
             on=SOURCE_ROW,
@@ -483,6 +496,9 @@ class Transformer:
         fs = self._fs(base)
         frames = []
         for n in range(plan.batches):
+            if n in plan.audited:
+                frames.append(plan.audited[n][kind])
+                continue
             path = f"{base}/{self._part_name(plan, n, kind)}"
             with fs.open(path, "rb") as fh:
                 frames.append(pl.read_parquet(fh, columns=columns))
@@ -494,8 +510,8 @@ class Transformer:
         dups = self._duplicates(plan)
         kinds = dict(dups.group_by("kind").len().iter_rows()) if dups.height else {}
         if self.write_audit and plan.batches:
-            rejects = self._read_audit(plan, "rejects", ["reason"])
-            issues = self._read_audit(plan, "issues", ["rule", "field"])
+            rejects = self._read_audit(plan, "rejects", _SUMMARY_COLUMNS["rejects"])
+            issues = self._read_audit(plan, "issues", _SUMMARY_COLUMNS["issues"])
         else:
             rejects = pl.DataFrame(schema={"reason": pl.String})
             issues = pl.DataFrame(schema={"rule": pl.String, "field": pl.String})

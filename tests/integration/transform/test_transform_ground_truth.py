@@ -132,22 +132,19 @@ def _audit_files(lake: Path) -> dict[str, pl.DataFrame | dict]:
     return out
 
 
-@pytest.mark.parametrize("entity", [*COMPLAINTS, "customers"])
-def test_two_workers_produce_exactly_what_one_worker_produces(
-    transformed, tmp_path, entity: str
-) -> None:
-    _, summary, batches = transformed[entity]
-    source = batches[0].source
-    batch_size = -(-summary["rows_in"] // 6)  # six batches, so two are in flight at once
-    runs = {}
-    for workers in (1, 2):
-        lake = tmp_path / f"lake{workers}"
-        settings = Settings(home=tmp_path / "home", lake_uri=str(lake), batch_size=batch_size)
-        transformer = Transformer(settings, CONTRACTS[entity], workers=workers)
-        produced = list(transformer.batches(source))
-        runs[workers] = (produced, transformer.summary.to_dict(), _audit_files(lake))
-    (seq, seq_summary, seq_audit), (par, par_summary, par_audit) = runs[1], runs[2]
-    assert [b.batch_no for b in par] == [b.batch_no for b in seq] == list(range(6))
+def _run(tmp_path: Path, source, entity: str, batch_size: int, **settings_update) -> tuple:
+    """(batches, summary, audit files) of one transform of ``source`` into its own lake."""
+    lake = tmp_path / "-".join(f"{k}{v}" for k, v in settings_update.items())
+    settings = Settings(home=tmp_path / "home", lake_uri=str(lake), batch_size=batch_size)
+    settings = settings.model_copy(update=settings_update)
+    transformer = Transformer(settings, CONTRACTS[entity])
+    produced = list(transformer.batches(source))
+    return produced, transformer.summary.to_dict(), _audit_files(lake)
+
+
+def _assert_same_output(first: tuple, second: tuple, batches: int) -> None:
+    (seq, seq_summary, seq_audit), (par, par_summary, par_audit) = first, second
+    assert [b.batch_no for b in par] == [b.batch_no for b in seq] == list(range(batches))
     for a, b in zip(seq, par, strict=True):
         assert (a.rows_read, a.duplicates) == (b.rows_read, b.duplicates)
         for frame in ("clean", "rejects", "issues", "originals"):
@@ -160,3 +157,28 @@ def test_two_workers_produce_exactly_what_one_worker_produces(
             assert par_audit[name] == expected
         else:
             assert_frame_equal(par_audit[name], expected)
+
+
+@pytest.mark.parametrize("entity", [*COMPLAINTS, "customers"])
+def test_two_workers_produce_exactly_what_one_worker_produces(
+    transformed, tmp_path, entity: str
+) -> None:
+    _, summary, batches = transformed[entity]
+    source = batches[0].source
+    batch_size = -(-summary["rows_in"] // 6)  # six batches, so two are in flight at once
+    one = _run(tmp_path, source, entity, batch_size, transform_workers=1)
+    two = _run(tmp_path, source, entity, batch_size, transform_workers=2)
+    _assert_same_output(one, two, 6)
+
+
+@pytest.mark.parametrize("entity", [*COMPLAINTS, "customers"])
+def test_reading_bronze_once_or_slice_by_slice_gives_the_same_output(
+    transformed, tmp_path, entity: str
+) -> None:
+    _, summary, batches = transformed[entity]
+    source = batches[0].source
+    batch_size = -(-summary["rows_in"] // 3)
+    rows = summary["rows_in"]
+    in_memory = _run(tmp_path, source, entity, batch_size, transform_in_memory_rows=rows)
+    sliced = _run(tmp_path, source, entity, batch_size, transform_in_memory_rows=rows - 1)
+    _assert_same_output(in_memory, sliced, 3)
