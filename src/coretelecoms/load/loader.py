@@ -22,7 +22,7 @@ from coretelecoms.contracts import EntityContract, Kind
 from coretelecoms.load.errors import LoadError, ReconciliationError, TerminalLoadError, classify
 from coretelecoms.load.locks import acquire_entity_lock, release_lock
 from coretelecoms.load.quarantine import quarantine_orphans, quarantine_rejects
-from coretelecoms.load.snapshot_rows import HASH, row_hashes
+from coretelecoms.load.snapshot_rows import KnownRows, row_hashes
 from coretelecoms.load.staging import (
     SOURCE_ROW,
     apply_stage,
@@ -72,8 +72,8 @@ class LoadSummary:
     batches_committed: int = 0
     batches_skipped: int = 0
     sources: list[SourceFigures] = field(default_factory=list)
-    # Static entities: key and row hash of every clean row this call loaded (snapshot_rows).
-    row_hashes: list[pl.DataFrame] = field(default_factory=list, repr=False)
+    # Static entities: the row hash of every clean row this call loaded (snapshot_rows).
+    row_hashes: list[pl.Series] = field(default_factory=list, repr=False)
 
     read = _summed("read")
     loaded = _summed("loaded")
@@ -112,13 +112,13 @@ class Loader:
         batches: Iterable[TransformedBatch],
         source: SourceVersion | None = None,
         *,
-        known: pl.DataFrame | None = None,
+        known: KnownRows | None = None,
     ) -> LoadSummary:
         """Load every batch not yet committed, then reconcile each source version seen.
 
         ``source`` names the source version when ``batches`` may be empty (everything already
-        committed) so its reconciliation is still recorded. ``known`` (static entities: key and
-        row hash, see ``snapshot_rows.reference_hashes``) lists rows silver is known to hold
+        committed) so its reconciliation is still recorded. ``known`` (static entities: row
+        hashes, see ``snapshot_rows.reference_hashes``) lists rows silver is known to hold
         already; a clean row found there is counted unchanged and never staged. Raises
         ``TransientLoadError`` (retry) or ``TerminalLoadError``/``ReconciliationError`` (fix
         first); the batches committed before the error stay committed and a retry resumes after
@@ -182,13 +182,13 @@ class Loader:
         self,
         conn: psycopg.Connection,
         batch: TransformedBatch,
-        known: pl.DataFrame | None,
-        hashes: list[pl.DataFrame],
+        known: KnownRows | None,
+        hashes: list[pl.Series],
     ) -> bool:
         """Load one batch in one transaction; False when it was committed before.
 
-        For a static entity the batch's row hashes are appended to ``hashes``; rows whose
-        (key, hash) is in ``known`` are counted unchanged without being staged.
+        For a static entity the batch's row hashes are appended to ``hashes``; rows whose hash
+        is in ``known`` are counted unchanged without being staged.
         """
         contract = self.contract
         src = batch.source
@@ -266,7 +266,7 @@ class Loader:
         return True
 
     def _unknown_rows(
-        self, clean: pl.DataFrame, known: pl.DataFrame | None, hashes: list[pl.DataFrame]
+        self, clean: pl.DataFrame, known: KnownRows | None, hashes: list[pl.Series]
     ) -> tuple[pl.DataFrame, int]:
         """The clean rows to stage and how many were skipped as already held by silver."""
         if self.contract.kind is not Kind.STATIC:
@@ -276,12 +276,7 @@ class Loader:
         hashes.append(hashed)
         if known is None or clean.height == 0:
             return clean, 0
-        key = hashed.columns[0]
-        staged = (
-            clean.with_columns(hashed.get_column(HASH))
-            .join(known, on=[key, HASH], how="anti")
-            .drop(HASH)
-        )
+        staged = clean.filter(pl.Series(~known.contains(hashed)))
         return staged, clean.height - staged.height
 
     def _record_issues(self, conn: psycopg.Connection, batch: TransformedBatch) -> None:

@@ -84,7 +84,7 @@ def test_second_snapshot_skips_unchanged_rows_with_the_same_outcome(
     known = snapshot_rows.reference_hashes(
         lake, skipping, CUSTOMERS, make_batch(CUSTOMERS, SECOND, logical_date=D3).source
     )
-    assert known is not None and known.height == 3
+    assert known is not None and known.hashes.size == 3
     diffed = load_snapshot(lake, skipping, SECOND, D3, "s2")
 
     assert diffed.figures() == full.figures()
