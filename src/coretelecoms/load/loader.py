@@ -22,7 +22,7 @@ from coretelecoms.contracts import EntityContract, Kind
 from coretelecoms.load.errors import LoadError, ReconciliationError, TerminalLoadError, classify
 from coretelecoms.load.locks import acquire_entity_lock, release_lock
 from coretelecoms.load.quarantine import quarantine_orphans, quarantine_rejects
-from coretelecoms.load.snapshot_rows import KnownRows, row_hashes
+from coretelecoms.load.snapshot_rows import KnownRows, reference, row_hashes
 from coretelecoms.load.staging import (
     SOURCE_ROW,
     apply_stage,
@@ -119,7 +119,9 @@ class Loader:
         ``source`` names the source version when ``batches`` may be empty (everything already
         committed) so its reconciliation is still recorded. ``known`` (static entities: row
         hashes, see ``snapshot_rows.reference_hashes``) lists rows silver is known to hold
-        already; a clean row found there is counted unchanged and never staged. Raises
+        already; a clean row found there is counted unchanged and never staged (only with
+        ``source``, and only if its snapshot is still the reference once the lock is held).
+        Raises
         ``TransientLoadError`` (retry) or ``TerminalLoadError``/``ReconciliationError`` (fix
         first); the batches committed before the error stay committed and a retry resumes after
         them.
@@ -135,6 +137,7 @@ class Loader:
                 prepare_session(conn)
                 key = acquire_entity_lock(conn, entity, self.lock_timeout_s)
                 try:
+                    known = self._still_known(conn, known, source)
                     if source is not None:
                         self._start_run(conn, source)
                     for batch in batches:
@@ -264,6 +267,20 @@ class Loader:
             applied.history,
         )
         return True
+
+    def _still_known(
+        self, conn: psycopg.Connection, known: KnownRows | None, source: SourceVersion | None
+    ) -> KnownRows | None:
+        """``known`` if its snapshot is still the reference for ``source`` under the lock: a
+        load that ran between reading the hashes and taking the lock changed silver."""
+        if known is None:
+            return None
+        if source is not None and reference(conn, self.contract.entity, source.fingerprint) == (
+            known.fingerprint
+        ):
+            return known
+        log.info("%s: row hashes of %s no longer apply", self.contract.entity, known.fingerprint)
+        return None
 
     def _unknown_rows(
         self, clean: pl.DataFrame, known: KnownRows | None, hashes: list[pl.Series]

@@ -48,8 +48,9 @@ def row_hashes(contract: EntityContract, clean: pl.DataFrame) -> pl.Series:
 
 @dataclass(frozen=True)
 class KnownRows:
-    """Row hashes of the snapshot silver holds, sorted for binary search."""
+    """Row hashes of the snapshot ``fingerprint`` that silver holds, sorted for binary search."""
 
+    fingerprint: str
     hashes: np.ndarray
 
     def contains(self, hashes: pl.Series) -> np.ndarray:
@@ -93,43 +94,51 @@ def write_hashes(
             fs.rm(path)
 
 
+def reference(conn: psycopg.Connection, entity: str, current: str) -> str | None:
+    """Fingerprint of the snapshot silver can be trusted to hold while loading ``current``.
+
+    The snapshot loaded last, unless it is ``current`` itself or a version other than those two
+    committed batches after it (a load that failed half-way changed some rows).
+    """
+    row = conn.execute(
+        "select s.fingerprint, exists (select from ops.load_checkpoints c"
+        " where c.entity = s.entity and c.source_fingerprint not in (s.fingerprint, %s)"
+        " and c.committed_at >= s.loaded_at) from ops.source_snapshots s"
+        " where s.entity = %s order by s.loaded_at desc, s.logical_date desc nulls last"
+        " limit 1",
+        [current, entity],
+    ).fetchone()
+    if row is None or row[0] == current:
+        return None
+    if row[1]:
+        log.info(
+            "%s: batches of another version committed after snapshot %s; comparing every row",
+            entity,
+            str(row[0])[:12],
+        )
+        return None
+    return str(row[0])
+
+
 def reference_hashes(
     settings: Settings, dsn: str, contract: EntityContract, source: SourceVersion
 ) -> KnownRows | None:
-    """The row hashes silver can be trusted to hold for loading ``source``, or None.
-
-    None when no other snapshot was loaded, when a version other than the reference and
-    ``source`` committed batches after the reference finished, or when its file is missing.
-    """
+    """The row hashes of :func:`reference` for loading ``source``, or None (also when its file
+    is missing). The loader checks the reference again under the entity's lock."""
     from coretelecoms.extract.base import filesystem
 
     try:
         with connect(dsn) as conn:
-            row = conn.execute(
-                "select s.fingerprint, exists (select from ops.load_checkpoints c"
-                " where c.entity = s.entity and c.source_fingerprint not in (s.fingerprint, %s)"
-                " and c.committed_at >= s.loaded_at) from ops.source_snapshots s"
-                " where s.entity = %s order by s.loaded_at desc, s.logical_date desc nulls last"
-                " limit 1",
-                [source.fingerprint, contract.entity],
-            ).fetchone()
+            fingerprint = reference(conn, contract.entity, source.fingerprint)
     except psycopg.Error as exc:
         raise classify(exc, f"reading source snapshots of {contract.entity}") from exc
-    if row is None or row[0] == source.fingerprint:
+    if fingerprint is None:
         return None
-    reference, overwritten = str(row[0]), bool(row[1])
-    if overwritten:
-        log.info(
-            "%s: batches of another version committed after snapshot %s; comparing every row",
-            contract.entity,
-            reference[:12],
-        )
-        return None
-    uri = state_uri(settings, contract, reference)
+    uri = state_uri(settings, contract, fingerprint)
     fs = filesystem(settings, uri)
     if not fs.exists(uri):
         log.info("%s: no row hashes of snapshot %s; comparing every row", contract.entity, uri)
         return None
     with fs.open(uri, "rb") as fh:
         hashes = pl.read_parquet(fh).get_column(HASH).sort()
-    return KnownRows(hashes.to_numpy())
+    return KnownRows(fingerprint, hashes.to_numpy())

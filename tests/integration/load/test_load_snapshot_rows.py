@@ -53,7 +53,9 @@ def load_snapshot(
     """What ``tasks.load`` does for a static entity: hashes of the last snapshot in, its own out."""
     batch = make_batch(CUSTOMERS, data, logical_date=day, fingerprint=fingerprint)
     known = snapshot_rows.reference_hashes(settings, dsn, CUSTOMERS, batch.source)
-    summary = Loader(dsn, CUSTOMERS, f"run-{fingerprint}", day).load([batch], known=known)
+    summary = Loader(dsn, CUSTOMERS, f"run-{fingerprint}", day).load(
+        [batch], batch.source, known=known
+    )
     snapshot_rows.write_hashes(settings, CUSTOMERS, batch.source, pl.concat(summary.row_hashes))
     return summary
 
@@ -157,3 +159,21 @@ def test_no_reference_without_its_file_or_for_the_same_version(
     snapshot_rows.write_hashes(lake, CUSTOMERS, first.source, hashes)
     assert snapshot_rows.reference_hashes(lake, silver_dsn, CUSTOMERS, first.source) is None
     assert snapshot_rows.reference_hashes(lake, silver_dsn, CUSTOMERS, second) is not None
+
+
+def test_hashes_read_before_another_snapshot_loaded_are_not_used(
+    lake: Settings, silver_dsn: str
+) -> None:
+    load_snapshot(lake, silver_dsn, FIRST, D1, "s1")
+    again = make_batch(CUSTOMERS, FIRST, logical_date=D3, fingerprint="s2")
+    stale = snapshot_rows.reference_hashes(lake, silver_dsn, CUSTOMERS, again.source)
+    assert stale is not None and stale.fingerprint == "s1"
+    # Another run loads a snapshot that moves C1 before this one takes the lock.
+    moved = [customer(C1, street="7 Oak St")]
+    Loader(silver_dsn, CUSTOMERS, "run-s3", D3).load(
+        [make_batch(CUSTOMERS, moved, logical_date=D3, fingerprint="s3")]
+    )
+    summary = Loader(silver_dsn, CUSTOMERS, "run-s2", D3).load([again], again.source, known=stale)
+    assert summary.loaded == 1 and summary.unchanged == 2
+    query = f"select street from conformed.customers where customer_id = '{C1}'"
+    assert rows(silver_dsn, query) == [("1 Main St",)]

@@ -29,8 +29,8 @@ def test_row_hash_ignores_lineage_and_changes_with_any_silver_value() -> None:
 
 
 def test_known_rows_finds_exactly_the_stored_hashes() -> None:
-    known = KnownRows(np.array([3, 10, 2**63 + 5], dtype=np.uint64))
+    known = KnownRows("s1", np.array([3, 10, 2**63 + 5], dtype=np.uint64))
     probe = pl.Series([0, 3, 4, 10, 11, 2**63 + 5, 2**64 - 1], dtype=pl.UInt64)
     assert known.contains(probe).tolist() == [False, True, False, True, False, True, False]
-    empty = KnownRows(np.array([], dtype=np.uint64))
+    empty = KnownRows("s0", np.array([], dtype=np.uint64))
     assert empty.contains(probe).tolist() == [False] * 7
