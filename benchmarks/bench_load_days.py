@@ -169,6 +169,7 @@ def main() -> int:
     from coretelecoms import postgres
 
     for server in list(postgres._servers.values()):
+        server.cleanup_mode = "stop"  # type: ignore[attr-defined]  # the platform keeps it up
         server.cleanup()  # type: ignore[attr-defined]
     return 0
 

@@ -2,8 +2,8 @@
 
 A new customers snapshot is 2.5 M rows of which a few thousand differ from the one loaded
 before. Staging all of them costs a COPY and an index probe per row just to learn that
-most are unchanged. Once a snapshot's load completes, the key and a hash of every clean row's
-silver columns (the key included) are written to the lake (``<lake>/silver_state/<entity>/``).
+most are unchanged. Once a snapshot's load completes, a hash of every clean row's silver
+columns (the key included) is written to the lake (``<lake>/silver_state/<entity>/``).
 The next snapshot's loader hashes its clean rows the same way and counts a row whose hash is in
 the reference as unchanged without sending it to Postgres; every other row takes the usual path
 (probe, compare, update or insert), so the database still decides what changed. The reference
@@ -15,9 +15,9 @@ changed row at 2.5 M customers.
 A hash match means "silver already holds exactly this row" only while silver holds what the
 reference snapshot's load left there. :func:`reference_hashes` therefore uses the snapshot
 loaded last, and none at all when another snapshot version committed batches after it (a load
-that failed half-way changed some rows) or when the file is missing, unreadable or written by
-another Polars version (``hash_rows`` is stable within a version only). Any doubt falls back
-to comparing every row in Postgres, which gives the same silver and the same figures, slower.
+that failed half-way changed some rows) or when the file is missing or was written by another
+Polars version (``hash_rows`` is stable within a version only; the version is in the name).
+Any doubt falls back to comparing every row in Postgres: the same silver and figures, slower.
 """
 
 from __future__ import annotations
