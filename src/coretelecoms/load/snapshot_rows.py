@@ -78,20 +78,27 @@ def write_hashes(
     settings: Settings, contract: EntityContract, source: SourceVersion, hashes: pl.Series
 ) -> None:
     """Publish the row hashes of a completely loaded snapshot (temporary name, then rename) and
-    drop the entity's older ones: only the snapshot loaded last is ever a reference."""
+    drop the entity's older ones: only the snapshot loaded last is ever a reference.
+
+    Best effort: the load has committed, so a storage error is logged, not raised (the next
+    snapshot then compares every row).
+    """
     from coretelecoms.extract.base import filesystem
 
     uri = state_uri(settings, contract, source.fingerprint)
-    fs = filesystem(settings, uri)
-    directory, name = uri.rsplit("/", 1)
-    fs.makedirs(directory, exist_ok=True)
-    tmp = f"{directory}/.{name}.tmp"
-    with fs.open(tmp, "wb") as fh:
-        hashes.sort().to_frame(HASH).write_parquet(fh)
-    fs.mv(tmp, uri)
-    for path in fs.ls(directory, detail=False):
-        if path.rsplit("/", 1)[-1] != name and path.endswith(".parquet"):
-            fs.rm(path)
+    try:
+        fs = filesystem(settings, uri)
+        directory, name = uri.rsplit("/", 1)
+        fs.makedirs(directory, exist_ok=True)
+        tmp = f"{directory}/.{name}.tmp"
+        with fs.open(tmp, "wb") as fh:
+            hashes.sort().to_frame(HASH).write_parquet(fh)
+        fs.mv(tmp, uri)
+        for path in fs.ls(directory, detail=False):
+            if path.rsplit("/", 1)[-1] != name and path.endswith(".parquet"):
+                fs.rm(path)
+    except OSError:
+        log.warning("%s: could not write row hashes %s", contract.entity, uri, exc_info=True)
 
 
 def reference(conn: psycopg.Connection, entity: str, current: str) -> str | None:
@@ -135,10 +142,15 @@ def reference_hashes(
     if fingerprint is None:
         return None
     uri = state_uri(settings, contract, fingerprint)
-    fs = filesystem(settings, uri)
-    if not fs.exists(uri):
-        log.info("%s: no row hashes of snapshot %s; comparing every row", contract.entity, uri)
+    try:
+        fs = filesystem(settings, uri)
+        if not fs.exists(uri):
+            log.info("%s: no row hashes at %s; comparing every row", contract.entity, uri)
+            return None
+        with fs.open(uri, "rb") as fh:
+            hashes = pl.read_parquet(fh).get_column(HASH).sort()
+    except (OSError, pl.exceptions.PolarsError):
+        # An optimisation must not block a load: a retry would fail the same way.
+        log.warning("%s: cannot read row hashes %s; comparing every row", contract.entity, uri)
         return None
-    with fs.open(uri, "rb") as fh:
-        hashes = pl.read_parquet(fh).get_column(HASH).sort()
     return KnownRows(fingerprint, hashes.to_numpy())

@@ -177,3 +177,10 @@ def test_hashes_read_before_another_snapshot_loaded_are_not_used(
     assert summary.loaded == 1 and summary.unchanged == 2
     query = f"select street from conformed.customers where customer_id = '{C1}'"
     assert rows(silver_dsn, query) == [("1 Main St",)]
+
+
+def test_an_unreadable_hash_file_means_comparing_every_row(lake: Settings, silver_dsn: str) -> None:
+    load_snapshot(lake, silver_dsn, FIRST, D1, "s1")
+    second = make_batch(CUSTOMERS, SECOND, logical_date=D3, fingerprint="s2").source
+    Path(snapshot_rows.state_uri(lake, CUSTOMERS, "s1")).write_bytes(b"not parquet")
+    assert snapshot_rows.reference_hashes(lake, silver_dsn, CUSTOMERS, second) is None
