@@ -22,9 +22,11 @@ from coretelecoms.contracts import EntityContract, Kind
 from coretelecoms.load.errors import LoadError, ReconciliationError, TerminalLoadError, classify
 from coretelecoms.load.locks import acquire_entity_lock, release_lock
 from coretelecoms.load.quarantine import quarantine_orphans, quarantine_rejects
+from coretelecoms.load.snapshot_rows import KnownRows, reference, row_hashes
 from coretelecoms.load.staging import (
     SOURCE_ROW,
     apply_stage,
+    check_unique_keys,
     copy_frame,
     prepare_session,
     stage_clean,
@@ -70,6 +72,8 @@ class LoadSummary:
     batches_committed: int = 0
     batches_skipped: int = 0
     sources: list[SourceFigures] = field(default_factory=list)
+    # Static entities: the row hash of every clean row this call loaded (snapshot_rows).
+    row_hashes: list[pl.Series] = field(default_factory=list, repr=False)
 
     read = _summed("read")
     loaded = _summed("loaded")
@@ -104,14 +108,23 @@ class Loader:
         self.lock_timeout_s = lock_timeout_s
 
     def load(
-        self, batches: Iterable[TransformedBatch], source: SourceVersion | None = None
+        self,
+        batches: Iterable[TransformedBatch],
+        source: SourceVersion | None = None,
+        *,
+        known: KnownRows | None = None,
     ) -> LoadSummary:
         """Load every batch not yet committed, then reconcile each source version seen.
 
         ``source`` names the source version when ``batches`` may be empty (everything already
-        committed) so its reconciliation is still recorded. Raises ``TransientLoadError`` (retry)
-        or ``TerminalLoadError``/``ReconciliationError`` (fix first); the batches committed before
-        the error stay committed and a retry resumes after them.
+        committed) so its reconciliation is still recorded. ``known`` (static entities: row
+        hashes, see ``snapshot_rows.reference_hashes``) lists rows silver is known to hold
+        already; a clean row found there is counted unchanged and never staged (only with
+        ``source``, and only if its snapshot is still the reference once the lock is held).
+        Raises
+        ``TransientLoadError`` (retry) or ``TerminalLoadError``/``ReconciliationError`` (fix
+        first); the batches committed before the error stay committed and a retry resumes after
+        them.
         """
         entity = self.contract.entity
         summary = LoadSummary(entity, self.run_id, self.logical_date)
@@ -125,6 +138,7 @@ class Loader:
                 key = acquire_entity_lock(conn, entity, self.lock_timeout_s)
                 try:
                     self._close_abandoned(conn)
+                    known = self._still_known(conn, known, source)
                     if source is not None:
                         self._start_run(conn, source)
                     for batch in batches:
@@ -136,7 +150,7 @@ class Loader:
                         if batch.source.fingerprint not in sources:
                             sources[batch.source.fingerprint] = batch.source
                             self._start_run(conn, batch.source)
-                        if self._load_batch(conn, batch):
+                        if self._load_batch(conn, batch, known, summary.row_hashes):
                             summary.batches_committed += 1
                         else:
                             summary.batches_skipped += 1
@@ -168,8 +182,18 @@ class Loader:
 
     # -- per batch --------------------------------------------------------------------------
 
-    def _load_batch(self, conn: psycopg.Connection, batch: TransformedBatch) -> bool:
-        """Load one batch in one transaction; False when it was committed before."""
+    def _load_batch(
+        self,
+        conn: psycopg.Connection,
+        batch: TransformedBatch,
+        known: KnownRows | None,
+        hashes: list[pl.Series],
+    ) -> bool:
+        """Load one batch in one transaction; False when it was committed before.
+
+        For a static entity the batch's row hashes are appended to ``hashes``; rows whose hash
+        is in ``known`` are counted unchanged without being staged.
+        """
         contract = self.contract
         src = batch.source
         expected = batch.clean.height + batch.rejects.height + batch.duplicates
@@ -197,7 +221,8 @@ class Loader:
                     batch.batch_no,
                 )
                 return False
-            stage_clean(conn, contract, batch.clean)
+            clean, skipped = self._unknown_rows(batch.clean, known, hashes)
+            stage_clean(conn, contract, clean)
             orphans = quarantine_orphans(conn, contract, batch, self.run_id)
             applied = apply_stage(conn, contract, self.run_id, self.logical_date)
             rejects = quarantine_rejects(conn, contract, batch, self.run_id)
@@ -206,14 +231,11 @@ class Loader:
             figures = {
                 "read": batch.rows_read,
                 "loaded": applied.loaded,
-                "unchanged": applied.unchanged,
+                "unchanged": applied.unchanged + skipped,
                 "quarantined": quarantined,
                 "duplicates": batch.duplicates,
             }
-            if (
-                batch.rows_read
-                != applied.loaded + applied.unchanged + quarantined + batch.duplicates
-            ):
+            if not is_balanced(figures):
                 raise ReconciliationError(
                     f"{contract.entity} {src.source_uri} batch {batch.batch_no} does not add up",
                     figures,
@@ -232,7 +254,7 @@ class Loader:
                     self.run_id,
                     batch.rows_read,
                     applied.loaded,
-                    applied.unchanged,
+                    figures["unchanged"],
                     quarantined,
                     batch.duplicates,
                 ],
@@ -246,6 +268,34 @@ class Loader:
             applied.history,
         )
         return True
+
+    def _still_known(
+        self, conn: psycopg.Connection, known: KnownRows | None, source: SourceVersion | None
+    ) -> KnownRows | None:
+        """``known`` if its snapshot is still the reference for ``source`` under the lock: a
+        load that ran between reading the hashes and taking the lock changed silver."""
+        if known is None:
+            return None
+        if source is not None and reference(conn, self.contract.entity, source.fingerprint) == (
+            known.fingerprint
+        ):
+            return known
+        log.info("%s: row hashes of %s no longer apply", self.contract.entity, known.fingerprint)
+        return None
+
+    def _unknown_rows(
+        self, clean: pl.DataFrame, known: KnownRows | None, hashes: list[pl.Series]
+    ) -> tuple[pl.DataFrame, int]:
+        """The clean rows to stage and how many were skipped as already held by silver."""
+        if self.contract.kind is not Kind.STATIC:
+            return clean, 0
+        check_unique_keys(self.contract, clean)
+        hashed = row_hashes(self.contract, clean)
+        hashes.append(hashed)
+        if known is None or clean.height == 0:
+            return clean, 0
+        staged = clean.filter(pl.Series(~known.contains(hashed)))
+        return staged, clean.height - staged.height
 
     def _record_issues(self, conn: psycopg.Connection, batch: TransformedBatch) -> None:
         issues = batch.issues

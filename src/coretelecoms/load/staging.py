@@ -172,13 +172,16 @@ def apply_stage(
     """
     matched = _create_diff(conn, contract)
     updated = history = 0
-    if contract.is_complaint:
-        if matched:
+    if matched:
+        _hash_joins(conn, enabled=False)
+        if contract.is_complaint:
             updated, history = _update_complaints(conn, contract, run_id)
+        else:
+            updated, history = _update_static(conn, contract, run_id, logical_date)
+        _hash_joins(conn, enabled=True)
+    if contract.is_complaint:
         inserted, new_history = _insert_complaints(conn, contract, run_id, matched > 0)
     else:
-        if matched:
-            updated, history = _update_static(conn, contract, run_id, logical_date)
         inserted, new_history = _insert_static(conn, contract, run_id, matched > 0)
     return Applied(inserted, updated, matched - updated, history + new_history)
 
@@ -227,6 +230,23 @@ def _create_diff(conn: psycopg.Connection, contract: EntityContract) -> int:
             probe=_probe(schema.table(contract), key),
         )
     ).rowcount
+
+
+def _hash_joins(conn: psycopg.Connection, *, enabled: bool) -> None:
+    """Turn hash and merge joins off or back on for the rest of this transaction.
+
+    The updates join ``_diff`` (the changed rows of one batch, at most a batch) to the
+    conformed or version table. Temporary tables have no statistics, so the planner guesses
+    tens of thousands of changed rows and picks a hash join that reads the whole table for every
+    batch: a day of 1 k changed customers read all 2.5 M customers and their versions 26 times.
+    With hash and merge joins off the only plan left is a nested loop over ``_diff`` probing the
+    table's unique index, whose cost is bounded by the batch, not by the table.
+    """
+    value = "on" if enabled else "off"
+    conn.execute(
+        "select set_config('enable_hashjoin', %s, true), set_config('enable_mergejoin', %s, true)",
+        [value, value],
+    )
 
 
 def _assignments(contract: EntityContract) -> sql.Composable:

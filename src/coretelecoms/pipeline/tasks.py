@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from coretelecoms.config import Settings, get_settings
-from coretelecoms.contracts import COMPLAINT_ENTITIES, STATIC_ENTITIES, get_contract
+from coretelecoms.contracts import COMPLAINT_ENTITIES, STATIC_ENTITIES, Kind, get_contract
 
 if TYPE_CHECKING:
     from coretelecoms.transform.batch import TransformedBatch
@@ -209,8 +209,10 @@ def load(settings: Settings, entity: str, logical_date: date | str, run_id: str)
         TransientLoadError: the database refused for a reason a retry can fix.
         TerminalLoadError / ReconciliationError: fix the data or the code before rerunning.
     """
+    import polars as pl
+
     from coretelecoms.extract import read_bronze
-    from coretelecoms.load import Loader, StateLoader
+    from coretelecoms.load import Loader, StateLoader, snapshot_rows
     from coretelecoms.transform.transformer import Transformer
 
     contract = get_contract(entity)
@@ -225,9 +227,14 @@ def load(settings: Settings, entity: str, logical_date: date | str, run_id: str)
     if start:
         log.info("load %s %s: resuming after committed batch %d", entity, day, start - 1)
     batches = Transformer(settings, contract).batches(source, start_batch=start)
+    static = contract.kind is Kind.STATIC
+    # A new snapshot stages only the rows that differ from the one loaded before it.
+    known = snapshot_rows.reference_hashes(settings, dsn, contract, source) if static else None
     summary = Loader(dsn, contract, run_id, day).load(
-        _with_fault(settings, entity, day, batches), source=source
+        _with_fault(settings, entity, day, batches), source=source, known=known
     )
+    if static and start == 0 and summary.batches_skipped == 0 and summary.row_hashes:
+        snapshot_rows.write_hashes(settings, contract, source, pl.concat(summary.row_hashes))
     return {
         "entity": entity,
         "logical_date": day.isoformat(),
