@@ -7,6 +7,8 @@
     )
 }}
 
+{%- set followup_window_us = (var('escalation_window_days') | int) * 86400 * 1000000 -%}
+
 with complaints as (
     select * from {{ ref('fct_complaint') }}
 ),
@@ -39,6 +41,8 @@ scoped_complaints as (
         complaints.channel,
         complaints.complaint_category,
         complaints.requested_at,
+        {{ dbt.datediff("cast('1970-01-01' as timestamp)", 'complaints.requested_at',
+                        'microsecond') }} as requested_at_us,
         cast({{ dbt.date_trunc('month', 'complaints.request_date') }} as date) as month_start_date,
         lifecycle.is_resolved,
         lifecycle.days_to_resolve,
@@ -56,33 +60,38 @@ scoped_complaints as (
     {% endif %}
 ),
 
-cross_channel_followups as (
+-- a complaint is followed up when a complaint of the same customer on another channel starts
+-- within (requested_at, requested_at + escalation window]: the customer's complaints in that
+-- window minus those on the complaint's own channel. Two range windows over microsecond
+-- offsets instead of a self-join of every customer's complaints (the pair count grows with
+-- the square of a customer's history).
+followup_windows as (
     select
-        earlier.complaint_key,
-        count(later.complaint_key) > 0 as has_cross_channel_followup
-    from scoped_complaints as earlier
-    left join scoped_complaints as later
-        on earlier.customer_id = later.customer_id
-        and earlier.channel <> later.channel
-        and later.requested_at > earlier.requested_at
-        and later.requested_at <= {{ dbt.dateadd(
-            'day', var('escalation_window_days'), 'earlier.requested_at') }}
-    group by earlier.complaint_key
+        *,
+        count(*) over (
+            partition by customer_id
+            order by requested_at_us
+            range between 1 following and {{ followup_window_us }} following
+        ) as later_any_channel_count,
+        count(*) over (
+            partition by customer_id, channel
+            order by requested_at_us
+            range between 1 following and {{ followup_window_us }} following
+        ) as later_same_channel_count
+    from scoped_complaints
 ),
 
 -- escalated: became Blocked, stayed unresolved beyond the SLA, or was followed by a complaint
 -- on another channel within the escalation window
 escalations as (
     select
-        scoped_complaints.*,
+        *,
         (
-            scoped_complaints.has_been_blocked
-            or coalesce(scoped_complaints.is_sla_breached, false)
-            or cross_channel_followups.has_cross_channel_followup
+            has_been_blocked
+            or coalesce(is_sla_breached, false)
+            or later_any_channel_count > later_same_channel_count
         ) as is_escalated
-    from scoped_complaints
-    inner join cross_channel_followups
-        on scoped_complaints.complaint_key = cross_channel_followups.complaint_key
+    from followup_windows
 ),
 
 monthly as (
@@ -111,34 +120,36 @@ monthly as (
     group by customer_id, month_start_date
 ),
 
+-- rolling counts and the previous month over a month number (year * 12 + month): range
+-- windows over each customer's months instead of a self-join
+month_numbered as (
+    select
+        *,
+        cast(extract(year from month_start_date) * 12 + extract(month from month_start_date)
+            as integer) as month_number
+    from monthly
+),
+
 rolling as (
     select
-        current_month.customer_id,
-        current_month.month_start_date,
-        sum(
-            case
-                when window_month.month_start_date > {{ dbt.dateadd(
-                    'month', -3, 'current_month.month_start_date') }}
-                    then window_month.complaint_count
-                else 0
-            end
+        *,
+        sum(complaint_count) over (
+            partition by customer_id order by month_number
+            range between 2 preceding and current row
         ) as rolling_3m_complaint_count,
-        sum(
-            case
-                when window_month.month_start_date > {{ dbt.dateadd(
-                    'month', -6, 'current_month.month_start_date') }}
-                    then window_month.complaint_count
-                else 0
-            end
+        sum(complaint_count) over (
+            partition by customer_id order by month_number
+            range between 5 preceding and current row
         ) as rolling_6m_complaint_count,
-        sum(window_month.complaint_count) as rolling_12m_complaint_count
-    from monthly as current_month
-    inner join monthly as window_month
-        on current_month.customer_id = window_month.customer_id
-        and window_month.month_start_date <= current_month.month_start_date
-        and window_month.month_start_date > {{ dbt.dateadd(
-            'month', -12, 'current_month.month_start_date') }}
-    group by current_month.customer_id, current_month.month_start_date
+        sum(complaint_count) over (
+            partition by customer_id order by month_number
+            range between 11 preceding and current row
+        ) as rolling_12m_complaint_count,
+        sum(complaint_count) over (
+            partition by customer_id order by month_number
+            range between 1 preceding and 1 preceding
+        ) as previous_month_complaint_count
+    from month_numbered
 ),
 
 final as (
@@ -161,21 +172,15 @@ final as (
         round(1.0 * monthly.resolved_count / monthly.complaint_count, 4) as resolution_rate,
         monthly.avg_days_to_resolve,
         monthly.distinct_agent_count,
-        cast(rolling.rolling_3m_complaint_count as bigint) as rolling_3m_complaint_count,
-        cast(rolling.rolling_6m_complaint_count as bigint) as rolling_6m_complaint_count,
-        cast(rolling.rolling_12m_complaint_count as bigint) as rolling_12m_complaint_count,
-        monthly.complaint_count - coalesce(previous_month.complaint_count, 0)
+        cast(monthly.rolling_3m_complaint_count as bigint) as rolling_3m_complaint_count,
+        cast(monthly.rolling_6m_complaint_count as bigint) as rolling_6m_complaint_count,
+        cast(monthly.rolling_12m_complaint_count as bigint) as rolling_12m_complaint_count,
+        monthly.complaint_count
+            - cast(coalesce(monthly.previous_month_complaint_count, 0) as bigint)
             as complaint_count_mom_change,
         cast(monthly.escalation_count as bigint) as escalation_count,
         monthly._change_seq
-    from monthly
-    inner join rolling
-        on monthly.customer_id = rolling.customer_id
-        and monthly.month_start_date = rolling.month_start_date
-    left join monthly as previous_month
-        on monthly.customer_id = previous_month.customer_id
-        and previous_month.month_start_date = {{ dbt.dateadd(
-            'month', -1, 'monthly.month_start_date') }}
+    from rolling as monthly
 )
 
 select * from final
