@@ -7,8 +7,6 @@
     )
 }}
 
-{%- set followup_window_us = (var('escalation_window_days') | int) * 86400 * 1000000 -%}
-
 with complaints as (
     select * from {{ ref('fct_complaint') }}
 ),
@@ -41,8 +39,6 @@ scoped_complaints as (
         complaints.channel,
         complaints.complaint_category,
         complaints.requested_at,
-        {{ dbt.datediff("cast('1970-01-01' as timestamp)", 'complaints.requested_at',
-                        'microsecond') }} as requested_at_us,
         cast({{ dbt.date_trunc('month', 'complaints.request_date') }} as date) as month_start_date,
         lifecycle.is_resolved,
         lifecycle.days_to_resolve,
@@ -60,38 +56,33 @@ scoped_complaints as (
     {% endif %}
 ),
 
--- a complaint is followed up when a complaint of the same customer on another channel starts
--- within (requested_at, requested_at + escalation window]: the customer's complaints in that
--- window minus those on the complaint's own channel. Two range windows over microsecond
--- offsets instead of a self-join of every customer's complaints (the pair count grows with
--- the square of a customer's history).
-followup_windows as (
+cross_channel_followups as (
     select
-        *,
-        count(*) over (
-            partition by customer_id
-            order by requested_at_us
-            range between 1 following and {{ followup_window_us }} following
-        ) as later_any_channel_count,
-        count(*) over (
-            partition by customer_id, channel
-            order by requested_at_us
-            range between 1 following and {{ followup_window_us }} following
-        ) as later_same_channel_count
-    from scoped_complaints
+        earlier.complaint_key,
+        count(later.complaint_key) > 0 as has_cross_channel_followup
+    from scoped_complaints as earlier
+    left join scoped_complaints as later
+        on earlier.customer_id = later.customer_id
+        and earlier.channel <> later.channel
+        and later.requested_at > earlier.requested_at
+        and later.requested_at <= {{ dbt.dateadd(
+            'day', var('escalation_window_days'), 'earlier.requested_at') }}
+    group by earlier.complaint_key
 ),
 
 -- escalated: became Blocked, stayed unresolved beyond the SLA, or was followed by a complaint
 -- on another channel within the escalation window
 escalations as (
     select
-        *,
+        scoped_complaints.*,
         (
-            has_been_blocked
-            or coalesce(is_sla_breached, false)
-            or later_any_channel_count > later_same_channel_count
+            scoped_complaints.has_been_blocked
+            or coalesce(scoped_complaints.is_sla_breached, false)
+            or cross_channel_followups.has_cross_channel_followup
         ) as is_escalated
-    from followup_windows
+    from scoped_complaints
+    inner join cross_channel_followups
+        on scoped_complaints.complaint_key = cross_channel_followups.complaint_key
 ),
 
 monthly as (
