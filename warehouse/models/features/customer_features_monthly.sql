@@ -21,12 +21,13 @@ watermark as (
 ),
 
 -- every month of a touched customer is rebuilt: rolling counts, month-over-month change and
--- cross-channel follow-ups all reach across months
+-- cross-channel follow-ups all reach across months. Read through ref(), not the CTEs: DuckDB
+-- materialises a CTE used twice, i.e. would copy both facts before filtering them.
 touched_customers as (
-    select customer_id from complaints
+    select customer_id from {{ ref('fct_complaint') }}
     where _change_seq > (select change_seq from watermark)
     union
-    select customer_id from lifecycle
+    select customer_id from {{ ref('fct_complaint_lifecycle') }}
     where _change_seq > (select change_seq from watermark)
 ),
 {% endif %}
