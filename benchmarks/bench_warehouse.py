@@ -105,7 +105,8 @@ def _new_complaints(conn: psycopg.Connection, day: date, n: dict[str, int], nc: 
     ):
         i = f"(g::bigint + {offset})"
         common = {
-            "key": f"md5('{channel}|' || {i})",
+            # silver checks complaint_key = md5('<channel>|' || source id) (migration 4)
+            "key": f"md5('{channel}|{channel}-' || {i})",
             "sid": f"'{channel}-' || {i}",
             "customer": _CUSTOMER.format(i=i, n=nc),
             "agent": f"1000 + {i} %% {AGENTS}",
@@ -288,6 +289,16 @@ def _slowest_nodes(target: Path, top: int = 8) -> dict[str, float]:
     return {node.split(".", 2)[-1]: round(sec, 2) for sec, node in timed[:top]}
 
 
+def _node_seconds(target: Path) -> dict[str, float]:
+    """Summed execution time of the build's models and of its data tests (threads overlap them)."""
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    out = {"models": 0.0, "tests": 0.0}
+    for r in results:
+        kind = "tests" if r["unique_id"].startswith("test.") else "models"
+        out[kind] += r["execution_time"]
+    return {k: round(v, 2) for k, v in out.items()}
+
+
 def measure(silver_dsns: list[str], home: Path) -> list[dict[str, object]]:
     """Per day: warehouse load from that day's silver, then one ``dbt build``."""
     settings = Settings(home=home, pg_dsn=silver_dsns[0])
@@ -311,6 +322,7 @@ def measure(silver_dsns: list[str], home: Path) -> list[dict[str, object]]:
                 "rows_per_s": round(loaded.rows / wall),
                 "cpu_s": round(cpu, 2),
                 "peak_rss_mb": round(_rss_mb()),
+                "dbt_node_seconds": _node_seconds(home / "dbt" / "target"),
                 "slowest_dbt_nodes_s": _slowest_nodes(home / "dbt" / "target"),
             }
         )

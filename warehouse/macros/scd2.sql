@@ -118,20 +118,30 @@ select * from final
 {#- Columns of `rows` plus the key of the `dimension` version valid on `date_column`. A row dated
     before the first version (a request before signup) falls back to version 1 and is flagged
     is_<role>_version_inferred instead of losing the key; <role>_seq carries the version's
-    _change_seq for incremental consumers. -#}
+    _change_seq for incremental consumers. One join: the windows of a key are contiguous from
+    version 1 on, so exactly one version matches either "the date lies in its window" or "it is
+    version 1 and the date is not on or after its start" (before it, or no date). -#}
 {% macro join_version_at(rows, dimension, key, surrogate_key_name, date_column, role) -%}
     select
         {{ rows }}.*,
-        coalesce(valid_{{ role }}.{{ surrogate_key_name }}, first_{{ role }}.{{ surrogate_key_name }})
-            as {{ surrogate_key_name }},
-        valid_{{ role }}.{{ surrogate_key_name }} is null as is_{{ role }}_version_inferred,
-        coalesce(valid_{{ role }}._change_seq, first_{{ role }}._change_seq, 0) as {{ role }}_seq
+        version_{{ role }}.{{ surrogate_key_name }},
+        not coalesce(
+            {{ rows }}.{{ date_column }} >= version_{{ role }}.valid_from
+            and {{ rows }}.{{ date_column }} < version_{{ role }}.valid_to,
+            false
+        ) as is_{{ role }}_version_inferred,
+        coalesce(version_{{ role }}._change_seq, 0) as {{ role }}_seq
     from {{ rows }}
-    left join {{ dimension }} as valid_{{ role }}
-        on {{ rows }}.{{ key }} = valid_{{ role }}.{{ key }}
-        and {{ rows }}.{{ date_column }} >= valid_{{ role }}.valid_from
-        and {{ rows }}.{{ date_column }} < valid_{{ role }}.valid_to
-    left join {{ dimension }} as first_{{ role }}
-        on {{ rows }}.{{ key }} = first_{{ role }}.{{ key }}
-        and first_{{ role }}.version_number = 1
+    left join {{ dimension }} as version_{{ role }}
+        on {{ rows }}.{{ key }} = version_{{ role }}.{{ key }}
+        and (
+            (
+                {{ rows }}.{{ date_column }} >= version_{{ role }}.valid_from
+                and {{ rows }}.{{ date_column }} < version_{{ role }}.valid_to
+            )
+            or (
+                version_{{ role }}.version_number = 1
+                and not coalesce({{ rows }}.{{ date_column }} >= version_{{ role }}.valid_from, false)
+            )
+        )
 {%- endmacro %}

@@ -21,12 +21,13 @@ watermark as (
 ),
 
 -- every month of a touched customer is rebuilt: rolling counts, month-over-month change and
--- cross-channel follow-ups all reach across months
+-- cross-channel follow-ups all reach across months. Read through ref(), not the CTEs: DuckDB
+-- materialises a CTE used twice, i.e. would copy both facts before filtering them.
 touched_customers as (
-    select customer_id from complaints
+    select customer_id from {{ ref('fct_complaint') }}
     where _change_seq > (select change_seq from watermark)
     union
-    select customer_id from lifecycle
+    select customer_id from {{ ref('fct_complaint_lifecycle') }}
     where _change_seq > (select change_seq from watermark)
 ),
 {% endif %}
@@ -111,34 +112,36 @@ monthly as (
     group by customer_id, month_start_date
 ),
 
+-- rolling counts and the previous month over a month number (year * 12 + month): range
+-- windows over each customer's months instead of a self-join
+month_numbered as (
+    select
+        *,
+        cast(extract(year from month_start_date) * 12 + extract(month from month_start_date)
+            as integer) as month_number
+    from monthly
+),
+
 rolling as (
     select
-        current_month.customer_id,
-        current_month.month_start_date,
-        sum(
-            case
-                when window_month.month_start_date > {{ dbt.dateadd(
-                    'month', -3, 'current_month.month_start_date') }}
-                    then window_month.complaint_count
-                else 0
-            end
+        *,
+        sum(complaint_count) over (
+            partition by customer_id order by month_number
+            range between 2 preceding and current row
         ) as rolling_3m_complaint_count,
-        sum(
-            case
-                when window_month.month_start_date > {{ dbt.dateadd(
-                    'month', -6, 'current_month.month_start_date') }}
-                    then window_month.complaint_count
-                else 0
-            end
+        sum(complaint_count) over (
+            partition by customer_id order by month_number
+            range between 5 preceding and current row
         ) as rolling_6m_complaint_count,
-        sum(window_month.complaint_count) as rolling_12m_complaint_count
-    from monthly as current_month
-    inner join monthly as window_month
-        on current_month.customer_id = window_month.customer_id
-        and window_month.month_start_date <= current_month.month_start_date
-        and window_month.month_start_date > {{ dbt.dateadd(
-            'month', -12, 'current_month.month_start_date') }}
-    group by current_month.customer_id, current_month.month_start_date
+        sum(complaint_count) over (
+            partition by customer_id order by month_number
+            range between 11 preceding and current row
+        ) as rolling_12m_complaint_count,
+        sum(complaint_count) over (
+            partition by customer_id order by month_number
+            range between 1 preceding and 1 preceding
+        ) as previous_month_complaint_count
+    from month_numbered
 ),
 
 final as (
@@ -161,21 +164,15 @@ final as (
         round(1.0 * monthly.resolved_count / monthly.complaint_count, 4) as resolution_rate,
         monthly.avg_days_to_resolve,
         monthly.distinct_agent_count,
-        cast(rolling.rolling_3m_complaint_count as bigint) as rolling_3m_complaint_count,
-        cast(rolling.rolling_6m_complaint_count as bigint) as rolling_6m_complaint_count,
-        cast(rolling.rolling_12m_complaint_count as bigint) as rolling_12m_complaint_count,
-        monthly.complaint_count - coalesce(previous_month.complaint_count, 0)
+        cast(monthly.rolling_3m_complaint_count as bigint) as rolling_3m_complaint_count,
+        cast(monthly.rolling_6m_complaint_count as bigint) as rolling_6m_complaint_count,
+        cast(monthly.rolling_12m_complaint_count as bigint) as rolling_12m_complaint_count,
+        monthly.complaint_count
+            - cast(coalesce(monthly.previous_month_complaint_count, 0) as bigint)
             as complaint_count_mom_change,
         cast(monthly.escalation_count as bigint) as escalation_count,
         monthly._change_seq
-    from monthly
-    inner join rolling
-        on monthly.customer_id = rolling.customer_id
-        and monthly.month_start_date = rolling.month_start_date
-    left join monthly as previous_month
-        on monthly.customer_id = previous_month.customer_id
-        and previous_month.month_start_date = {{ dbt.dateadd(
-            'month', -1, 'monthly.month_start_date') }}
+    from rolling as monthly
 )
 
 select * from final

@@ -25,17 +25,18 @@ watermark as (
 ),
 
 -- a complaint is rebuilt when it changed, or when a version of its customer or agent changed
--- (a new version may now cover its request date)
+-- (a new version may now cover its request date). The dimensions are read through ref() here,
+-- not the CTEs: DuckDB materialises a CTE used twice, i.e. would copy dim_customer first.
 changed_complaints as (
     select complaints.*
     from complaints
     where complaints._change_seq > (select change_seq from watermark)
         or complaints.customer_id in (
-            select customer_id from customers
+            select customer_id from {{ ref('dim_customer') }}
             where _change_seq > (select change_seq from watermark)
         )
         or complaints.agent_id in (
-            select agent_id from agents
+            select agent_id from {{ ref('dim_agent') }}
             where _change_seq > (select change_seq from watermark)
         )
 ),

@@ -24,20 +24,23 @@ watermark as (
     select coalesce(max(_change_seq), -1) as change_seq from {{ this }}
 ),
 
-changed_keys as (
-    select complaint_key from status_history
-    where _change_seq > (select change_seq from watermark)
-    union
-    select complaint_key from complaints
-    where _change_seq > (select change_seq from watermark)
-),
 {% endif %}
 
+-- incrementally: every row of the complaints that changed or gained a status observation
+-- (by key, so a duplicated key reaches the unique test). The inputs are read through ref()
+-- here rather than the CTEs: DuckDB materialises a CTE used twice, i.e. copies the whole
+-- history and all complaints before filtering them.
 scoped_complaints as (
     select *
     from complaints
     {% if is_incremental() %}
-    where complaint_key in (select complaint_key from changed_keys)
+    where complaint_key in (
+        select complaint_key from {{ ref('stg_complaint_status_history') }}
+        where _change_seq > (select change_seq from watermark)
+        union all
+        select complaint_key from {{ ref('int_complaints_unioned') }}
+        where _change_seq > (select change_seq from watermark)
+    )
     {% endif %}
 ),
 
