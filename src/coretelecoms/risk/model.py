@@ -104,7 +104,8 @@ def fit(train: pl.DataFrame) -> RiskModel:
         raise ValueError("training months hold a single class: no escalations to learn from")
     x = matrix(train)
     classifier = HistGradientBoostingClassifier(**PARAMS).fit(x, y)
-    reference = np.nan_to_num(np.nanmedian(x, axis=0))
+    # column by column: the same medians without a second copy of the matrix
+    reference = np.nan_to_num(np.array([np.nanmedian(x[:, j]) for j in range(x.shape[1])]))
     return RiskModel(classifier, reference)
 
 
