@@ -192,15 +192,16 @@ def _exists(conn: DuckDBPyConnection, schema: str, name: str) -> bool:
 
 
 def plan_scoring(
-    conn: DuckDBPyConnection, version: str | None, horizon: date | None, chunk_customers: int
+    conn: DuckDBPyConnection, model_key: str | None, horizon: date | None, chunk_customers: int
 ) -> tuple[int, int, bool]:
     """Fingerprint every customer's feature rows; list the ones to score in ``to_score``.
 
     A customer's panel rows, hence their scores, are a function of their feature rows, the
-    horizon and the model. So when the model, the horizon and the scoring format are those of the
-    last scoring, only customers whose fingerprint is new or different are scored; otherwise all
-    are. Each one gets a chunk number (``chunk_customers`` customers per chunk, by id). Returns
-    (customers, customers to score, whether that is all of them).
+    horizon and the model (``model_key``: its fingerprint). So when the model, the horizon and
+    the scoring format are those of the last scoring, only customers whose fingerprint is new
+    or different are scored; otherwise all are. Each one gets a chunk number
+    (``chunk_customers`` customers per chunk, by id). Returns (customers, customers to score,
+    whether that is all of them).
     """
     conn.execute(
         "create or replace temp table risk_fingerprints as select customer_id, "
@@ -210,9 +211,9 @@ def plan_scoring(
     full = True
     if _exists(conn, STATE_SCHEMA, RUN_TABLE) and _exists(conn, GOLD_SCHEMA, SCORES_TABLE):
         last = conn.execute(
-            f"select model_version, horizon, scoring_format from {_state(RUN_TABLE)}"
+            f"select * from {_state(RUN_TABLE)}"  # another layout: another format, full
         ).fetchall()
-        full = last != [(version, horizon, SCORING_FORMAT)]
+        full = last != [(model_key, horizon, SCORING_FORMAT)]
     changed = (
         "select customer_id from risk_fingerprints"
         if full
@@ -322,7 +323,9 @@ def stage_top_decile(conn: DuckDBPyConnection, horizon: date | None, full: bool)
 def finish_scores(
     conn: DuckDBPyConnection,
     reasons: pl.DataFrame,
+    *,
     version: str | None,
+    model_key: str | None,
     horizon: date | None,
     full: bool,
 ) -> int:
@@ -369,8 +372,8 @@ def finish_scores(
         )
         conn.execute(
             f"create or replace table {_state(RUN_TABLE)} as select cast(? as varchar) as "
-            "model_version, cast(? as date) as horizon, cast(? as integer) as scoring_format",
-            [version, horizon, SCORING_FORMAT],
+            "model_key, cast(? as date) as horizon, cast(? as integer) as scoring_format",
+            [model_key, horizon, SCORING_FORMAT],
         )
         conn.execute("commit")
     except BaseException:

@@ -167,10 +167,12 @@ def score(settings: Settings) -> dict[str, Any]:
     """
     fitted = store.load_model(settings)
     version = fitted.metadata.get("version")
+    # the fingerprint names the model itself (same rows, other parameters: another model)
+    model_key = fitted.metadata.get("fingerprint") or version
     with store.warehouse(settings, read_only=False) as conn, _threads(settings):
         horizon = store.horizon(conn)
         customers, todo, full = store.plan_scoring(
-            conn, version, horizon, settings.risk_score_chunk_customers
+            conn, model_key, horizon, settings.risk_score_chunk_customers
         )
         store.start_scores(conn)
         rescored = 0
@@ -186,7 +188,9 @@ def score(settings: Settings) -> dict[str, Any]:
             del scores
         to_explain = store.stage_top_decile(conn, horizon, full)
         reasons = _reasons(conn, fitted, horizon) if to_explain else _no_reasons()
-        written = store.finish_scores(conn, reasons, version, horizon, full)
+        written = store.finish_scores(
+            conn, reasons, version=version, model_key=model_key, horizon=horizon, full=full
+        )
     log.info(
         "risk scoring: %d of %d customers scored (%s), %d customer-months, %d new reasons",
         todo,
