@@ -84,6 +84,12 @@ class Settings(BaseSettings):
         gt=0,
         description="Customers scored per chunk: the scoring panel is built one chunk at a time.",
     )
+    risk_threads: int = Field(
+        default=1,
+        gt=0,
+        description="Threads the risk model fits and predicts with. One by default: on a "
+        "busy 2-core worker OpenMP's spinning threads cost ~8x the CPU for a slower fit.",
+    )
     snowflake_account: str | None = None
     snowflake_user: str | None = None
     snowflake_password: SecretStr | None = None

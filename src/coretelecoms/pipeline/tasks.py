@@ -290,9 +290,10 @@ def build_warehouse(settings: Settings, logical_date: date | str, run_id: str) -
 
 
 def score_risk(settings: Settings, logical_date: date | str, run_id: str) -> dict:
-    """Retrain the escalation model on the current features and rewrite
-    ``customer_risk_scores``; ``status`` is ``skipped`` (with a reason) while the features hold
-    too few months to train on."""
+    """Train the escalation model on the current features (kept when its training input is
+    unchanged) and rescore the customers whose features changed into ``customer_risk_scores``;
+    ``status`` is ``skipped`` (with a reason) while the features hold too few months to train
+    on."""
     from coretelecoms.risk import train_and_score
 
     out = train_and_score(settings)

@@ -174,7 +174,9 @@ def time_split(panel: pl.DataFrame, test_months: int) -> Split:
             f"{test_months}-month hold-out, found {len(months)}"
         )
     train_m, test_m = months[:-test_months], months[-test_months:]
-    labelled = panel.filter(pl.col(LABEL).is_not_null())
+    labelled = (
+        panel if panel[LABEL].null_count() == 0 else panel.filter(pl.col(LABEL).is_not_null())
+    )
     train = labelled.filter(pl.col("month_start_date").is_in(train_m))
     test = labelled.filter(pl.col("month_start_date").is_in(test_m))
     return Split(train, test, tuple(train_m), tuple(test_m))

@@ -52,15 +52,21 @@ class RiskModel:
         """How much each feature raises the score above what a typical value would give.
 
         Occlusion: the score minus the score with that one feature set to its training median.
-        Model-agnostic and exact for what it measures; one prediction pass per feature.
+        Model-agnostic and exact for what it measures; one prediction pass per feature, over
+        the rows whose value differs from the median only: for the others the occluded row is
+        the row itself, so the contribution is exactly 0 (most counts of most rows are at
+        their median, so this skips most of the work).
         """
         x = matrix(frame)
         base = self.classifier.predict_proba(x)[:, 1]
-        out = np.empty((x.shape[0], x.shape[1]))
+        out = np.zeros((x.shape[0], x.shape[1]))
         for j in range(x.shape[1]):
-            occluded = x.copy()
+            rows = np.flatnonzero(x[:, j] != self.reference[j])  # NaN differs from any median
+            if rows.size == 0:
+                continue
+            occluded = x[rows]
             occluded[:, j] = self.reference[j]
-            out[:, j] = base - self.classifier.predict_proba(occluded)[:, 1]
+            out[rows, j] = base[rows] - self.classifier.predict_proba(occluded)[:, 1]
         return out
 
     def reasons(self, frame: pl.DataFrame, top: int = REASONS) -> list[str | None]:
@@ -98,7 +104,8 @@ def fit(train: pl.DataFrame) -> RiskModel:
         raise ValueError("training months hold a single class: no escalations to learn from")
     x = matrix(train)
     classifier = HistGradientBoostingClassifier(**PARAMS).fit(x, y)
-    reference = np.nan_to_num(np.nanmedian(x, axis=0))
+    # column by column: the same medians without a second copy of the matrix
+    reference = np.nan_to_num(np.array([np.nanmedian(x[:, j]) for j in range(x.shape[1])]))
     return RiskModel(classifier, reference)
 
 

@@ -31,11 +31,9 @@ log = logging.getLogger(__name__)
 
 FEATURES_TABLE = "customer_features_monthly"
 SCORES_TABLE = "customer_risk_scores"
-STAGING_TABLE = "customer_risk_scores__chunks"
+LEGACY_STAGING_TABLE = "customer_risk_scores__chunks"
+"""Where scores were staged in gold before they moved to a temporary table: dropped if left."""
 KEY_COLUMNS = ("customer_id", "month_start_date")
-DUCKDB_MEMORY_LIMIT = "1GB"
-"""DuckDB's share of the risk step: the chunk reads are small, the final per-month ranking of all
-scores spills to disk beyond it, so the step stays within its budget with the Python side."""
 
 
 class RiskError(RuntimeError):
@@ -67,7 +65,7 @@ def warehouse(settings: Settings, *, read_only: bool = True) -> Iterator[DuckDBP
     conn = duckdb.connect(
         str(_duckdb_path(settings)),
         read_only=read_only,
-        config={"memory_limit": DUCKDB_MEMORY_LIMIT},
+        config={"memory_limit": settings.duckdb_memory_limit},
     )
     try:
         try:
@@ -142,19 +140,133 @@ def read_training_features(settings: Settings) -> tuple[pl.DataFrame, date | Non
         return frame, horizon(conn), total
 
 
-def read_chunk(conn: DuckDBPyConnection, chunks: int, chunk: int) -> pl.DataFrame:
-    """Feature rows of one hash bucket of customers (each customer lands in exactly one)."""
-    return _features(conn, "hash(customer_id) % ? = ?", [chunks, chunk])
+def read_customers(conn: DuckDBPyConnection, customers: str) -> pl.DataFrame:
+    """Feature rows of the customers listed in the temporary table ``customers``."""
+    return _features(conn, f"customer_id in (select customer_id from {customers})")
 
 
-# -- the scores table, written chunk by chunk, ranked once in SQL --------------------------------
+# -- incremental scoring: which customers changed since the last scoring -------------------------
+
+STATE_SCHEMA = "risk_state"
+"""Bookkeeping of the scorer, outside gold: it says what was scored, not what the gold says."""
+SCORED_TABLE = "scored_customers"
+RUN_TABLE = "scoring"
+TODO_TABLE = "to_score"
+"""The customers being scored: a table, not a temporary one, since a second cursor streams
+their features while the first writes the scores."""
+SCORING_FORMAT = 1
+"""Bump when the panel or the scores change meaning without a new model: forces a full rescore."""
+
+_PANEL_INPUTS = (
+    "month_start_date",
+    "complaint_count",
+    "call_count",
+    "social_media_count",
+    "web_form_count",
+    "technician_support_count",
+    "network_failure_count",
+    "router_delivery_count",
+    "payments_count",
+    "resolved_count",
+    "blocked_count",
+    "sla_breached_count",
+    "distinct_agent_count",
+    "avg_days_to_resolve",
+)
+"""The feature-table columns a customer's scored panel rows depend on (with the horizon): the
+label's ``escalation_count`` is left out, it never reaches a score."""
+
+
+def _state(name: str) -> str:
+    return f'"{STATE_SCHEMA}"."{name}"'
+
+
+def _exists(conn: DuckDBPyConnection, schema: str, name: str) -> bool:
+    return bool(
+        conn.execute(
+            "select count(*) from information_schema.tables where table_schema = ? "
+            "and table_name = ?",
+            [schema, name],
+        ).fetchall()[0][0]
+    )
+
+
+def plan_scoring(
+    conn: DuckDBPyConnection, model_key: str | None, horizon: date | None, chunk_customers: int
+) -> tuple[int, int, bool]:
+    """Fingerprint every customer's feature rows; list the ones to score in ``to_score``.
+
+    A customer's panel rows, hence their scores, are a function of their feature rows, the
+    horizon and the model (``model_key``: its fingerprint). So when the model, the horizon and
+    the scoring format are those of the last scoring, only customers whose fingerprint is new
+    or different are scored; otherwise all are. Each one gets a chunk number
+    (``chunk_customers`` customers per chunk, by id). Returns (customers, customers to score,
+    whether that is all of them).
+    """
+    conn.execute(
+        "create or replace temp table risk_fingerprints as select customer_id, "
+        f"sum(hash({', '.join(_PANEL_INPUTS)})) as features_hash "
+        f"from {_table(FEATURES_TABLE)} group by customer_id"
+    )
+    full = True
+    if _exists(conn, STATE_SCHEMA, RUN_TABLE) and _exists(conn, GOLD_SCHEMA, SCORES_TABLE):
+        last = conn.execute(
+            f"select * from {_state(RUN_TABLE)}"  # another layout: another format, full
+        ).fetchall()
+        full = last != [(model_key, horizon, SCORING_FORMAT)]
+    changed = (
+        "select customer_id from risk_fingerprints"
+        if full
+        else "select customer_id from risk_fingerprints except select customer_id from "
+        f"{_state(SCORED_TABLE)} s join risk_fingerprints f using (customer_id, features_hash)"
+    )
+    conn.execute(f'create schema if not exists "{STATE_SCHEMA}"')
+    conn.execute(
+        f"create or replace table {_state(TODO_TABLE)} as select customer_id, "
+        "(row_number() over (order by customer_id) - 1) // ? as chunk "
+        f"from ({changed})",
+        [chunk_customers],
+    )
+    total = int(conn.execute("select count(*) from risk_fingerprints").fetchall()[0][0])
+    todo = int(conn.execute(f"select count(*) from {_state(TODO_TABLE)}").fetchall()[0][0])
+    return total, todo, full
+
+
+def read_todo(conn: DuckDBPyConnection, batch_rows: int = 200_000) -> Iterator[pl.DataFrame]:
+    """Feature rows of the customers to score, one scan ordered by chunk, yielded chunk by chunk
+    (a yielded frame holds whole customers: one chunk, or several small ones)."""
+    cursor = conn.cursor()
+    reader = cursor.sql(
+        f"select f.*, t.chunk as _chunk from {_table(FEATURES_TABLE)} f "
+        f"join {_state(TODO_TABLE)} t using (customer_id) order by t.chunk"
+    ).to_arrow_reader(batch_rows)
+    pending: list[pl.DataFrame] = []
+    try:
+        for batch in reader:
+            frame = pl.from_arrow(batch)
+            if frame.is_empty():
+                continue
+            pending.append(frame)  # type: ignore[arg-type]
+            last = frame["_chunk"][-1]
+            if pending[0]["_chunk"][0] == last:
+                continue
+            held = pl.concat(pending)
+            pending = [held.filter(pl.col("_chunk") == last)]
+            yield held.filter(pl.col("_chunk") < last).drop("_chunk")
+            del held
+        if pending:
+            yield pl.concat(pending).drop("_chunk")
+    finally:
+        cursor.close()
+
+
+# -- the scores table: new scores staged, ranked once in SQL with the unchanged ones -------------
 
 
 def start_scores(conn: DuckDBPyConnection) -> None:
-    """An empty staging table the chunks append their scores to."""
-    conn.execute(f'create schema if not exists "{GOLD_SCHEMA}"')
+    """An empty temporary table the chunks append their scores to."""
     conn.execute(
-        f"create or replace table {_table(STAGING_TABLE)} (customer_id varchar, "
+        "create or replace temp table risk_new_scores (customer_id varchar, "
         "month_start_date date, target_month_start_date date, score double)"
     )
 
@@ -163,48 +275,110 @@ def append_scores(conn: DuckDBPyConnection, scores: pl.DataFrame) -> None:
     conn.register("risk_chunk_frame", scores.to_arrow())
     try:
         conn.execute(
-            f"insert into {_table(STAGING_TABLE)} select customer_id, month_start_date, "
+            "insert into risk_new_scores select customer_id, month_start_date, "
             "target_month_start_date, score from risk_chunk_frame"
         )
     finally:
         conn.unregister("risk_chunk_frame")
 
 
-def finish_scores(conn: DuckDBPyConnection, reasons: pl.DataFrame, version: str | None) -> int:
-    """Rank the staged scores per month, attach the reasons and replace the scores table.
+def _all_scores(full: bool) -> str:
+    """New scores plus the kept ones (customers still in the features and not rescored)."""
+    if full:
+        return "select * from risk_new_scores"
+    return (
+        "select customer_id, month_start_date, target_month_start_date, score "
+        f"from {_table(SCORES_TABLE)} where customer_id in (select customer_id from "
+        f"risk_fingerprints) and customer_id not in (select customer_id from {_state(TODO_TABLE)}) "
+        "union all select * from risk_new_scores"
+    )
+
+
+def stage_top_decile(conn: DuckDBPyConnection, horizon: date | None, full: bool) -> int:
+    """The latest month's decile 1 (its first ceil(n / 10) ranks) in ``risk_top``, with the
+    reasons kept from the last scoring where the customer was not rescored; returns how many
+    of them still need reasons (listed in ``risk_explain``)."""
+    kept = (
+        "null::varchar"
+        if full
+        else f"(select o.top_reasons from {_table(SCORES_TABLE)} o where o.customer_id = "
+        "s.customer_id and o.month_start_date = s.month_start_date and o.customer_id not in "
+        f"(select customer_id from {_state(TODO_TABLE)}))"
+    )
+    conn.execute(
+        f"""create or replace temp table risk_top as
+        with latest as (select * from ({_all_scores(full)}) where month_start_date = ?)
+        select s.customer_id, s.month_start_date, {kept} as top_reasons
+        from latest s order by s.score desc, s.customer_id
+        limit (select (count(*) + 9) // 10 from latest)""",
+        [horizon],
+    )
+    conn.execute(
+        "create or replace temp table risk_explain as select customer_id from risk_top "
+        "where top_reasons is null"
+    )
+    return int(conn.execute("select count(*) from risk_explain").fetchall()[0][0])
+
+
+def finish_scores(
+    conn: DuckDBPyConnection,
+    reasons: pl.DataFrame,
+    *,
+    version: str | None,
+    model_key: str | None,
+    horizon: date | None,
+    full: bool,
+) -> int:
+    """Rank every score per month, attach the reasons, replace the scores table and record what
+    was scored, in one transaction (a crash leaves the last table and its bookkeeping).
 
     Rank 1 is the riskiest, ties broken by customer id; decile 1 is the top tenth. Reasons are
-    kept for decile-1 rows only. The table is a function of the features and the model, so it is
-    replaced whole in one transaction: a rerun or a backfill leaves exactly the same rows.
+    kept for the latest month's decile-1 rows only. The table is a function of the features and
+    the model: scoring everything or only the changed customers writes the same rows.
     """
     conn.register("risk_reasons_frame", reasons.select(*KEY_COLUMNS, "top_reasons").to_arrow())
     try:
         conn.execute("begin")
+        conn.execute(f'create schema if not exists "{GOLD_SCHEMA}"')
         conn.execute(
             f"""create or replace table {_table(SCORES_TABLE)} as
-            with ranked as (
+            with reasons as (
+                select * from risk_top where top_reasons is not null
+                union all select * from risk_reasons_frame
+            ), ranked as (
                 select *,
                     row_number() over (
                         partition by month_start_date order by score desc, customer_id
                     ) as risk_rank,
                     count(*) over (partition by month_start_date) as month_rows
-                from {_table(STAGING_TABLE)}
-            ), deciled as (
-                select *, (risk_rank - 1) * 10 // month_rows + 1 as risk_decile from ranked
+                from ({_all_scores(full)})
             )
             select d.customer_id, d.month_start_date, d.target_month_start_date, d.score,
                 cast(d.risk_rank as bigint) as risk_rank,
-                cast(d.risk_decile as bigint) as risk_decile,
-                case when d.risk_decile = 1 then r.top_reasons end as top_reasons,
+                cast((d.risk_rank - 1) * 10 // d.month_rows + 1 as bigint) as risk_decile,
+                r.top_reasons,
                 cast(? as varchar) as model_version
-            from deciled d
-            left join risk_reasons_frame r
+            from ranked d
+            left join reasons r
                 on r.customer_id = d.customer_id and r.month_start_date = d.month_start_date
             order by d.month_start_date, d.risk_rank""",
             [version],
         )
-        conn.execute(f"drop table {_table(STAGING_TABLE)}")
+        conn.execute(f"drop table if exists {_table(LEGACY_STAGING_TABLE)}")
+        conn.execute(f'create schema if not exists "{STATE_SCHEMA}"')
+        conn.execute(
+            f"create or replace table {_state(SCORED_TABLE)} as "
+            "select customer_id, features_hash from risk_fingerprints"
+        )
+        conn.execute(
+            f"create or replace table {_state(RUN_TABLE)} as select cast(? as varchar) as "
+            "model_key, cast(? as date) as horizon, cast(? as integer) as scoring_format",
+            [model_key, horizon, SCORING_FORMAT],
+        )
         conn.execute("commit")
+    except BaseException:
+        conn.execute("rollback")
+        raise
     finally:
         conn.unregister("risk_reasons_frame")
     written = int(conn.execute(f"select count(*) from {_table(SCORES_TABLE)}").fetchall()[0][0])

@@ -4,11 +4,14 @@ baselines), score every customer-month into the warehouse, and explain one custo
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import time
 from typing import Any
 
 import numpy as np
 import polars as pl
+from threadpoolctl import threadpool_limits
 
 from coretelecoms.config import Settings
 from coretelecoms.risk import dataset, model, store
@@ -41,13 +44,31 @@ def _version(panel: pl.DataFrame) -> str:
     return digest[:12]
 
 
-def train(settings: Settings, test_months: int = DEFAULT_TEST_MONTHS) -> dict[str, Any]:
+def _fingerprint(version: str, test_months: int) -> str:
+    """What a fitted model depends on: its training rows (``version``), the hold-out, the
+    hyper-parameters and the feature list. Equal fingerprints give the same model."""
+    spec = json.dumps(
+        [version, test_months, model.PARAMS, dataset.FEATURES], sort_keys=True, default=str
+    )
+    return hashlib.sha256(spec.encode()).hexdigest()[:16]
+
+
+def _threads(settings: Settings) -> threadpool_limits:
+    """The model's thread budget (``risk_threads``) for the duration of a step."""
+    return threadpool_limits(limits=settings.risk_threads)
+
+
+def train(
+    settings: Settings, test_months: int = DEFAULT_TEST_MONTHS, *, reuse: bool = False
+) -> dict[str, Any]:
     """Evaluate on a time-based hold-out, refit on every labelled month, save the model.
 
     Trains on the ``risk_train_customers`` sample of whole customers (see
     ``store.read_training_features``): every sampled customer keeps all their months, so the
     hold-out is still split by month and no customer's future leaks into training.
-    Returns the evaluation (also saved next to the model).
+    With ``reuse``, a saved model whose fingerprint matches today's training input is kept as
+    is (training is deterministic, so refitting would give the same model); its evaluation is
+    returned with ``reused`` set. Returns the evaluation (also saved next to the model).
 
     Raises:
         RiskError: no warehouse or no feature table.
@@ -57,11 +78,25 @@ def train(settings: Settings, test_months: int = DEFAULT_TEST_MONTHS) -> dict[st
     # the horizon month has no label yet: drop it before training holds any copies
     panel = _labelled(dataset.build_panel(features, horizon))
     del features
+    if reuse:
+        saved = _saved_model(settings)
+        fingerprint = _fingerprint(_version(panel), test_months)
+        if saved is not None and saved.metadata.get("fingerprint") == fingerprint:
+            log.info("risk model %s reused: its training input is unchanged", fingerprint)
+            return {**saved.metadata, "reused": True}
     sample = {
         "customers_total": total,
         "customers_trained": min(total, settings.risk_train_customers),
     }
-    return train_on_panel(settings, panel, test_months, sample)
+    with _threads(settings):
+        return train_on_panel(settings, panel, test_months, sample)
+
+
+def _saved_model(settings: Settings) -> model.RiskModel | None:
+    try:
+        return store.load_model(settings)
+    except store.RiskError:
+        return None
 
 
 def train_on_panel(
@@ -83,8 +118,10 @@ def train_on_panel(
     del split
     final = model.fit(labelled)
     importance = np.abs(final.contributions(to_explain)).mean(axis=0)
+    version = _version(labelled)
     figures.update(
-        version=_version(labelled),
+        version=version,
+        fingerprint=_fingerprint(version, test_months),
         trained_through=labelled["month_start_date"].max().isoformat(),
         final_rows=labelled.height,
         **(sample or {}),
@@ -114,75 +151,105 @@ def _sample(frame: pl.DataFrame, n: int = 5000) -> pl.DataFrame:
 
 
 def score(settings: Settings) -> dict[str, Any]:
-    """Score every customer-month with the saved model and replace the scores table.
+    """Score the customer-months that need it with the saved model; rewrite the scores table.
 
-    Customers are scored one hash bucket of ``risk_score_chunk_customers`` at a time, each
-    chunk's panel built against the warehouse's horizon and its scores appended to a staging
-    table; DuckDB ranks them per month at the end. Memory is bounded by the chunk, plus the
-    latest month's running top decile, which gets reasons: those cost one prediction pass per
-    feature, so only the customers an operator acts on now carry them in the table
-    (``coretelecoms risk explain`` covers any other customer-month on demand).
+    Only customers whose feature rows changed since the last scoring are scored, unless the
+    model or the horizon changed, which rescores everyone (``store.plan_scoring``). They are read
+    in one scan ordered by chunk of ``risk_score_chunk_customers``; each chunk's panel is built
+    against the warehouse's horizon, scored and staged in a temporary table, so memory is bounded
+    by the chunk. DuckDB then ranks all scores per month. The latest month's decile 1 gets
+    reasons (one prediction pass per feature, so only for the customers an operator acts on now;
+    ``coretelecoms risk explain`` covers anyone else), kept from the last scoring for customers
+    not rescored. The table is the same as a full rescore would write.
 
     Raises:
         RiskError: no warehouse, no feature table, or no model trained yet.
     """
     fitted = store.load_model(settings)
-    with store.warehouse(settings, read_only=False) as conn:
+    version = fitted.metadata.get("version")
+    # the fingerprint names the model itself (same rows, other parameters: another model)
+    model_key = fitted.metadata.get("fingerprint") or version
+    with store.warehouse(settings, read_only=False) as conn, _threads(settings):
         horizon = store.horizon(conn)
-        customers = store.customer_count(conn)
-        chunks = max(1, -(-customers // settings.risk_score_chunk_customers))
-        # the horizon month holds every customer: its decile 1 is the first ceil(n / 10) ranks
-        top_n = -(-customers // 10)
+        customers, todo, full = store.plan_scoring(
+            conn, model_key, horizon, settings.risk_score_chunk_customers
+        )
         store.start_scores(conn)
-        top: pl.DataFrame | None = None
-        for chunk in range(chunks):
-            panel = dataset.build_panel(store.read_chunk(conn, chunks, chunk), horizon)
-            if panel.is_empty():
-                continue
-            scored = panel.with_columns(score=pl.Series(fitted.predict(panel), dtype=pl.Float64))
-            store.append_scores(
-                conn,
-                scored.select(*dataset.KEY, dataset.TARGET_MONTH, "score"),
+        rescored = 0
+        for features in store.read_todo(conn):
+            panel = dataset.build_panel(features, horizon)
+            del features
+            scores = panel.select(*dataset.KEY, dataset.TARGET_MONTH).with_columns(
+                score=pl.Series(fitted.predict(panel), dtype=pl.Float64)
             )
-            latest = scored.filter(pl.col("month_start_date") == horizon)
-            top = (
-                (latest if top is None else pl.concat([top, latest]))
-                .sort(["score", "customer_id"], descending=[True, False])
-                .head(top_n)
-            )
-            del panel, scored, latest
-        if top is None:
-            reasons = pl.DataFrame(
-                schema={
-                    "customer_id": pl.String,
-                    "month_start_date": pl.Date,
-                    "top_reasons": pl.String,
-                }
-            )
-        else:
-            reasons = top.select(*dataset.KEY).with_columns(
-                top_reasons=pl.Series(fitted.reasons(top), dtype=pl.String)
-            )
-        written = store.finish_scores(conn, reasons, fitted.metadata.get("version"))
+            del panel
+            store.append_scores(conn, scores)
+            rescored += scores.height
+            del scores
+        to_explain = store.stage_top_decile(conn, horizon, full)
+        reasons = _reasons(conn, fitted, horizon) if to_explain else _no_reasons()
+        written = store.finish_scores(
+            conn, reasons, version=version, model_key=model_key, horizon=horizon, full=full
+        )
+    log.info(
+        "risk scoring: %d of %d customers scored (%s), %d customer-months, %d new reasons",
+        todo,
+        customers,
+        "all" if full else "changed only",
+        rescored,
+        reasons.height,
+    )
     return {
         "rows": written,
+        "rescored_rows": rescored,
+        "rescored_customers": todo,
         "latest_month": horizon.isoformat() if written and horizon else None,
-        "model_version": fitted.metadata.get("version"),
+        "model_version": version,
     }
 
 
-def train_and_score(settings: Settings, test_months: int = DEFAULT_TEST_MONTHS) -> dict[str, Any]:
-    """The DAG's step: retrain on today's features and rescore, or say why it cannot yet.
+def _reasons(conn: Any, fitted: model.RiskModel, horizon: Any) -> pl.DataFrame:
+    """Reasons of the latest month's decile-1 rows listed in ``risk_explain``."""
+    panel = dataset.build_panel(store.read_customers(conn, "risk_explain"), horizon)
+    latest = panel.filter(pl.col("month_start_date") == horizon)
+    del panel
+    return latest.select(*dataset.KEY).with_columns(
+        top_reasons=pl.Series(fitted.reasons(latest), dtype=pl.String)
+    )
 
-    Training is deterministic (fixed sample, fixed seed), so the scores depend on the features
-    only (backfill-safe).
+
+def _no_reasons() -> pl.DataFrame:
+    return pl.DataFrame(
+        schema={"customer_id": pl.String, "month_start_date": pl.Date, "top_reasons": pl.String}
+    )
+
+
+def train_and_score(settings: Settings, test_months: int = DEFAULT_TEST_MONTHS) -> dict[str, Any]:
+    """The DAG's step: train on today's features unless the saved model was trained on exactly
+    them, then score what changed; or say why it cannot yet.
+
+    Training is deterministic (fixed sample, fixed seed) and skipped only when its input is
+    identical, so the model and the scores depend on the features only (backfill-safe).
     """
+    started = time.perf_counter()
     try:
-        figures = train(settings, test_months)
+        figures = train(settings, test_months, reuse=True)
     except (store.RiskError, ValueError) as exc:
         return {"status": "skipped", "reason": str(exc)}
+    trained = time.perf_counter()
     out = score(settings)
-    return {"status": "scored", "metrics": figures["metrics"], **out}
+    log.info(
+        "risk step: train %.1f s (%s), score %.1f s",
+        trained - started,
+        "reused" if figures.get("reused") else "fitted",
+        time.perf_counter() - trained,
+    )
+    return {
+        "status": "scored",
+        "metrics": figures["metrics"],
+        "model_reused": bool(figures.get("reused")),
+        **out,
+    }
 
 
 def explain(settings: Settings, customer_id: str, month: str | None = None) -> dict[str, Any]:

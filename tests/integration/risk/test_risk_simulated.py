@@ -81,6 +81,129 @@ def test_scoring_in_small_chunks_gives_the_same_table(simulated_gold, scored) ->
     assert _gold(settings, query).equals(before)
 
 
+SCORES = "select * from gold.customer_risk_scores order by month_start_date, customer_id"
+
+
+def _write(settings, query: str, params: list | None = None) -> None:
+    conn = duckdb.connect(str(settings.duckdb_path))
+    try:
+        conn.execute(query, params)
+    finally:
+        conn.close()
+
+
+def _full_rescore(settings) -> dict:
+    """Score as if for the first time: without the record of what was scored last."""
+    _write(settings, f"drop table if exists {store.STATE_SCHEMA}.{store.RUN_TABLE}")
+    return training.score(settings)
+
+
+def test_rescoring_unchanged_features_scores_nothing_and_keeps_the_table(
+    simulated_gold, scored
+) -> None:
+    settings = simulated_gold.settings
+    before = _gold(settings, SCORES)
+    again = training.score(settings)
+    assert again["rescored_rows"] == 0 and again["rescored_customers"] == 0
+    assert again["rows"] == before.height
+    assert _gold(settings, SCORES).equals(before)
+
+
+def _top_customer_month(settings) -> tuple[str, object]:
+    """A latest-month decile-1 customer and one of their months with complaints."""
+    row = _gold(
+        settings,
+        "select s.customer_id, min(f.month_start_date) as month "
+        "from gold.customer_risk_scores s join gold.customer_features_monthly f using "
+        "(customer_id) where s.risk_decile = 1 and s.top_reasons is not null and "
+        "s.month_start_date = (select max(month_start_date) from gold.customer_risk_scores) "
+        "group by s.customer_id order by s.customer_id limit 1",
+    ).row(0)
+    return row[0], row[1]
+
+
+def test_changed_added_and_removed_customers_give_the_full_rescore_table(
+    simulated_gold, scored
+) -> None:
+    settings = simulated_gold.settings
+    original = _gold(settings, SCORES)
+    features = _gold(settings, "select * from gold.customer_features_monthly")
+    changed, month = _top_customer_month(settings)
+    removed = original.filter(pl.col("risk_decile") == 10)["customer_id"][0]
+    added = "risk-test-new-customer"
+    change = (
+        "update gold.customer_features_monthly set complaint_count = complaint_count + 3, "
+        "blocked_count = blocked_count + 2 where customer_id = ? and month_start_date = ?"
+    )
+    try:
+        _write(settings, change, [changed, month])
+        _write(
+            settings,
+            "update gold.customer_features_monthly set customer_id = ? where customer_id = ?",
+            [added, removed],
+        )
+        incremental = training.score(settings)
+        # the changed customer, the new one (the removed one's rows under a new id): nobody else
+        assert incremental["rescored_customers"] == 2
+        panel = dataset.build_panel(store.read_features(settings))
+        expected_rows = panel.filter(pl.col("customer_id").is_in([changed, added])).height
+        assert incremental["rescored_rows"] == expected_rows
+        after = _gold(settings, SCORES)
+        assert after.filter(pl.col("customer_id") == removed).is_empty()
+        assert after.filter(pl.col("customer_id") == added).height > 0
+        assert not after.equals(original)
+        full = _full_rescore(settings)
+        assert full["rescored_rows"] == full["rows"] == after.height
+        assert _gold(settings, SCORES).equals(after)
+    finally:
+        _write(settings, "delete from gold.customer_features_monthly")
+        conn = duckdb.connect(str(settings.duckdb_path))
+        try:
+            conn.register("original_features", features.to_arrow())
+            conn.execute(
+                "insert into gold.customer_features_monthly by name select * from original_features"
+            )
+        finally:
+            conn.close()
+    restored = training.score(settings)
+    # the changed customer back to their rows, the removed one back; the added one dropped
+    assert restored["rescored_customers"] == 2
+    assert _gold(settings, SCORES).equals(original)
+
+
+def test_model_is_reused_only_while_its_training_input_is_unchanged(
+    simulated_gold, trained, scored
+) -> None:
+    settings = simulated_gold.settings
+    original = _gold(settings, SCORES)
+    reused = training.train(settings, reuse=True)
+    assert reused["reused"] and reused["fingerprint"] == trained["fingerprint"]
+    assert reused["metrics"] == trained["metrics"]
+    customer, month = _top_customer_month(settings)
+    change = (
+        "update gold.customer_features_monthly set sla_breached_count = sla_breached_count {} 4 "
+        "where customer_id = ? and month_start_date = ?"
+    )
+    _write(settings, change.format("+"), [customer, month])
+    try:
+        retrained = training.train(settings, reuse=True)
+        assert not retrained.get("reused")
+        assert retrained["fingerprint"] != trained["fingerprint"]
+        # a new model rescores everyone
+        rescored = training.score(settings)
+        assert rescored["rescored_rows"] == rescored["rows"] == original.height
+    finally:
+        _write(settings, change.format("-"), [customer, month])
+    # back to the original features: a retrain gives the original model, and its scores
+    out = training.train_and_score(settings)
+    assert not out["model_reused"] and out["model_version"] == trained["version"]
+    assert out["rescored_rows"] == out["rows"]
+    assert _gold(settings, SCORES).equals(original)
+    again = training.train_and_score(settings)
+    assert again["model_reused"] and again["rescored_rows"] == 0
+    assert _gold(settings, SCORES).equals(original)
+
+
 def test_training_sample_is_whole_customers_and_repeatable(simulated_gold) -> None:
     settings = simulated_gold.settings.model_copy(update={"risk_train_customers": 40})
     everything = store.read_features(settings)
