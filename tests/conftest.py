@@ -122,3 +122,11 @@ def moto_endpoint() -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.stop()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Silence pgserver's exit-time log line: its atexit hook runs after pytest closed the
+    captured streams that logging handlers still point at ("--- Logging error ---" noise)."""
+    import logging
+
+    logging.getLogger("pgserver").disabled = True
