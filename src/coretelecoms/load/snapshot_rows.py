@@ -13,10 +13,11 @@ row is wrongly skipped only if its 64-bit hash equals one of the reference's: ab
 changed row at 2.5 M customers.
 
 A hash match means "silver already holds exactly this row" only while silver holds what the
-reference snapshot's load left there. :func:`reference_hashes` therefore uses the snapshot
-loaded last, and none at all when another snapshot version committed batches after it (a load
-that failed half-way changed some rows) or when the file is missing or was written by another
-Polars version (``hash_rows`` is stable within a version only; the version is in the name).
+reference snapshot's load left there. :func:`reference_hashes` therefore uses the version whose
+batch committed last, and only when its file exists: a file is written only by a load that ran
+completely in one go, so a version that failed half-way or was resumed has none; nor when the
+file was written by another Polars version (``hash_rows`` is stable within a version only; the
+version is in the name).
 Any doubt falls back to comparing every row in Postgres: the same silver and figures, slower.
 """
 
@@ -97,34 +98,27 @@ def write_hashes(
         for path in fs.ls(directory, detail=False):
             if path.rsplit("/", 1)[-1] != name and path.endswith(".parquet"):
                 fs.rm(path)
-    except OSError:
+    except Exception:  # silver has committed: an optimisation must not fail the load
         log.warning("%s: could not write row hashes %s", contract.entity, uri, exc_info=True)
 
 
 def reference(conn: psycopg.Connection, entity: str, current: str) -> str | None:
     """Fingerprint of the snapshot silver can be trusted to hold while loading ``current``.
 
-    The snapshot loaded last, unless it is ``current`` itself or a version other than those two
-    committed batches after it (a load that failed half-way changed some rows).
+    The version other than ``current`` whose batch committed last: after that commit only
+    ``current`` (resuming, with other keys) changed the entity. Ordering by commits, not by
+    ``ops.source_snapshots.loaded_at``, matters: rerunning an older, already loaded version
+    commits nothing but would move its ``loaded_at`` past newer data. A version that failed
+    half-way or was resumed is found the same way and has no hash file (only a load that ran
+    completely in one go writes one), so the caller compares every row.
     """
     row = conn.execute(
-        "select s.fingerprint, exists (select from ops.load_checkpoints c"
-        " where c.entity = s.entity and c.source_fingerprint not in (s.fingerprint, %s)"
-        " and c.committed_at >= s.loaded_at) from ops.source_snapshots s"
-        " where s.entity = %s order by s.loaded_at desc, s.logical_date desc nulls last"
-        " limit 1",
-        [current, entity],
+        "select source_fingerprint from ops.load_checkpoints"
+        " where entity = %s and source_fingerprint <> %s"
+        " order by committed_at desc, batch_no desc limit 1",
+        [entity, current],
     ).fetchone()
-    if row is None or row[0] == current:
-        return None
-    if row[1]:
-        log.info(
-            "%s: batches of another version committed after snapshot %s; comparing every row",
-            entity,
-            str(row[0])[:12],
-        )
-        return None
-    return str(row[0])
+    return None if row is None else str(row[0])
 
 
 def reference_hashes(

@@ -184,3 +184,43 @@ def test_an_unreadable_hash_file_means_comparing_every_row(lake: Settings, silve
     second = make_batch(CUSTOMERS, SECOND, logical_date=D3, fingerprint="s2").source
     Path(snapshot_rows.state_uri(lake, CUSTOMERS, "s1")).write_bytes(b"not parquet")
     assert snapshot_rows.reference_hashes(lake, silver_dsn, CUSTOMERS, second) is None
+
+
+def test_rerunning_an_older_snapshot_does_not_make_its_hashes_the_reference(
+    lake: Settings, silver_dsn: str
+) -> None:
+    """s1 loads with hashes; s2 changes C1 in a resumed load (no hashes of its own); s1 runs
+    again (a backfill: every batch already committed, nothing written). Silver holds s2's C1,
+    so s1's hashes must not let a snapshot equal to s1 skip C1."""
+    load_snapshot(lake, silver_dsn, FIRST, D1, "s1")
+    moved = [customer(C1, street="9 Elm St"), customer(C2), customer(C3)]
+    first, rest = (
+        make_batch(CUSTOMERS, moved[:1], logical_date=D3, fingerprint="s2", source_rows=3),
+        make_batch(
+            CUSTOMERS,
+            moved[1:],
+            logical_date=D3,
+            fingerprint="s2",
+            batch_no=1,
+            first_row=1,
+            source_rows=3,
+        ),
+    )
+
+    def killed_after_one_batch():
+        yield first
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        Loader(silver_dsn, CUSTOMERS, "run-s2", D3).load(killed_after_one_batch())
+    Loader(silver_dsn, CUSTOMERS, "run-s2b", D3).load([rest], first.source)  # resumed
+    again = Loader(silver_dsn, CUSTOMERS, "run-s1-again", D1).load(
+        [make_batch(CUSTOMERS, FIRST, logical_date=D1, fingerprint="s1")]
+    )
+    assert again.batches_committed == 0
+    later = make_batch(CUSTOMERS, FIRST, logical_date=date(2025, 11, 23), fingerprint="s3")
+    assert snapshot_rows.reference_hashes(lake, silver_dsn, CUSTOMERS, later.source) is None
+    summary = load_snapshot(lake, silver_dsn, FIRST, date(2025, 11, 23), "s3")
+    assert summary.loaded == 1 and summary.unchanged == 2
+    query = f"select street from conformed.customers where customer_id = '{C1}'"
+    assert rows(silver_dsn, query) == [("1 Main St",)]
