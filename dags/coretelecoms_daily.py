@@ -20,8 +20,10 @@ cleared and rerun.
    need parents) -> `load_<channel>` (transform + load; a retry resumes after the last committed
    batch). A channel with no file or table for the day ends **skipped**.
 6. `release_quarantine` (orphans whose parent arrived) -> `load_warehouse` (silver changes since
-   the watermark) -> `dbt_build` -> `score_risk` (retrain the escalation model on the features,
-   rewrite `customer_risk_scores`; a no-op while there are too few months) -> `run_report`
+   the watermark) -> `dbt_build` -> `score_risk` (refit the escalation model when due for the
+   logical date: no model, a new horizon month or `CORETELECOMS_RISK_REFIT_DAYS` old; rescore
+   the customers whose features changed into `customer_risk_scores`; a no-op while there are
+   too few months) -> `run_report`
    (JSON + self-contained HTML with charts in `<lake>/reports/`).
    A day where nothing at all arrived skips 6 down to the report, which records "no data".
 

@@ -84,6 +84,13 @@ class Settings(BaseSettings):
         gt=0,
         description="Customers scored per chunk: the scoring panel is built one chunk at a time.",
     )
+    risk_refit_days: int = Field(
+        default=7,
+        gt=0,
+        description="The DAG refits the risk model when it is this many logical days old (or "
+        "when there is none, or the feature horizon month changed); on other days it keeps the "
+        "model and rescores only the customers whose features changed.",
+    )
     risk_threads: int = Field(
         default=1,
         gt=0,

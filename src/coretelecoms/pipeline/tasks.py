@@ -290,14 +290,15 @@ def build_warehouse(settings: Settings, logical_date: date | str, run_id: str) -
 
 
 def score_risk(settings: Settings, logical_date: date | str, run_id: str) -> dict:
-    """Train the escalation model on the current features (kept when its training input is
-    unchanged) and rescore the customers whose features changed into ``customer_risk_scores``;
-    ``status`` is ``skipped`` (with a reason) while the features hold too few months to train
-    on."""
+    """Refit the escalation model when due for this logical date (no model, a new horizon month,
+    or ``risk_refit_days`` old), else keep it, and rescore the customers whose features changed
+    into ``customer_risk_scores``; ``status`` is ``skipped`` (with a reason) while the features
+    hold too few months to train on."""
     from coretelecoms.risk import train_and_score
 
-    out = train_and_score(settings)
-    out.update(logical_date=to_date(logical_date).isoformat(), run_id=run_id)
+    day = to_date(logical_date)
+    out = train_and_score(settings, logical_date=day)
+    out.update(logical_date=day.isoformat(), run_id=run_id)
     return out
 
 

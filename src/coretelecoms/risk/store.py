@@ -94,6 +94,12 @@ def horizon(conn: DuckDBPyConnection) -> date | None:
     return value
 
 
+def read_horizon(settings: Settings) -> date | None:
+    """The warehouse's horizon, on a connection of its own (the refit policy's only query)."""
+    with warehouse(settings) as conn:
+        return horizon(conn)
+
+
 def customer_count(conn: DuckDBPyConnection) -> int:
     return int(
         conn.execute(
@@ -433,10 +439,14 @@ def save_model(settings: Settings, model: RiskModel) -> tuple[str, str]:
     fs.makedirs(model_uri.rsplit("/", 1)[0], exist_ok=True)
     buffer = io.BytesIO()
     joblib.dump(model, buffer)
-    with fs.open(model_uri, "wb") as fh:
-        fh.write(buffer.getvalue())
+    # the evaluation first, then the model moved into place whole: a crash leaves the old
+    # model (which the rerun replaces, evaluation included), never a half-written one
     with fs.open(eval_uri, "w") as fh:
         json.dump(model.metadata, fh, indent=2, sort_keys=True, default=str)
+    partial = f"{model_uri}.partial"
+    with fs.open(partial, "wb") as fh:
+        fh.write(buffer.getvalue())
+    fs.mv(partial, model_uri)
     return model_uri, eval_uri
 
 

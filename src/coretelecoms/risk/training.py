@@ -7,6 +7,7 @@ import hashlib
 import json
 import logging
 import time
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -59,16 +60,23 @@ def _threads(settings: Settings) -> threadpool_limits:
 
 
 def train(
-    settings: Settings, test_months: int = DEFAULT_TEST_MONTHS, *, reuse: bool = False
+    settings: Settings,
+    test_months: int = DEFAULT_TEST_MONTHS,
+    *,
+    reuse: bool = False,
+    logical_date: date | None = None,
 ) -> dict[str, Any]:
     """Evaluate on a time-based hold-out, refit on every labelled month, save the model.
 
     Trains on the ``risk_train_customers`` sample of whole customers (see
     ``store.read_training_features``): every sampled customer keeps all their months, so the
     hold-out is still split by month and no customer's future leaks into training.
-    With ``reuse``, a saved model whose fingerprint matches today's training input is kept as
-    is (training is deterministic, so refitting would give the same model); its evaluation is
-    returned with ``reused`` set. Returns the evaluation (also saved next to the model).
+    With ``reuse``, a saved model whose fingerprint matches today's training input is kept
+    (training is deterministic, so refitting would give the same model) and only restamped with
+    ``logical_date``, as a refit would be; its evaluation is returned with ``reused`` set.
+    ``logical_date`` is the DAG day the model is trained for (``None`` from the CLI), which the
+    refit policy ages it by (``refit_reason``). Returns the evaluation (also saved next to the
+    model).
 
     Raises:
         RiskError: no warehouse or no feature table.
@@ -78,18 +86,56 @@ def train(
     # the horizon month has no label yet: drop it before training holds any copies
     panel = _labelled(dataset.build_panel(features, horizon))
     del features
+    # what the refit policy reads back: the day trained for, the horizon month of the panel
+    stamp = {
+        "customers_total": total,
+        "customers_trained": min(total, settings.risk_train_customers),
+        "trained_for": logical_date.isoformat() if logical_date else None,
+        "horizon": horizon.isoformat() if horizon else None,
+    }
     if reuse:
         saved = _saved_model(settings)
         fingerprint = _fingerprint(_version(panel), test_months)
         if saved is not None and saved.metadata.get("fingerprint") == fingerprint:
             log.info("risk model %s reused: its training input is unchanged", fingerprint)
+            if any(saved.metadata.get(k) != v for k, v in stamp.items()):
+                # what a refit would have recorded (the model itself would be the same)
+                saved.metadata = {**saved.metadata, **stamp}
+                store.save_model(settings, saved)
             return {**saved.metadata, "reused": True}
-    sample = {
-        "customers_total": total,
-        "customers_trained": min(total, settings.risk_train_customers),
-    }
     with _threads(settings):
-        return train_on_panel(settings, panel, test_months, sample)
+        return train_on_panel(settings, panel, test_months, stamp)
+
+
+def refit_reason(
+    saved: dict[str, Any] | None,
+    logical_date: date | None,
+    horizon: date | None,
+    refit_days: int,
+) -> str | None:
+    """Why the DAG's step must (re)train today, or ``None`` to keep the saved model.
+
+    Refit when there is no model, no logical date (a run outside the DAG), no recorded training
+    day (a model from ``coretelecoms risk train`` or older code), a new horizon month (a new
+    month of labels), or a model ``refit_days`` or more logical days old. Only the logical date
+    and the model's own record decide, never the clock or the data of the day, so a backfill
+    run day by day makes the same choices as daily runs, and a rerun of a day (or of an
+    earlier one) keeps the model it left.
+    """
+    if saved is None:
+        return "no model yet"
+    if logical_date is None:
+        return "no logical date"
+    trained_for = saved.get("trained_for")
+    if not trained_for:
+        return "the model records no training day"
+    recorded = saved.get("horizon")
+    if recorded != (horizon.isoformat() if horizon else None):
+        return f"horizon month {recorded} -> {horizon}"
+    age = (logical_date - date.fromisoformat(trained_for)).days
+    if age >= refit_days:
+        return f"model trained for {trained_for}, {age} days old"
+    return None
 
 
 def _saved_model(settings: Settings) -> model.RiskModel | None:
@@ -103,7 +149,7 @@ def train_on_panel(
     settings: Settings,
     panel: pl.DataFrame,
     test_months: int,
-    sample: dict[str, int] | None = None,
+    sample: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """``train`` on an already built panel (only its labelled rows are used).
 
@@ -150,7 +196,7 @@ def _sample(frame: pl.DataFrame, n: int = 5000) -> pl.DataFrame:
     return frame if frame.height <= n else frame.sample(n, seed=0)
 
 
-def score(settings: Settings) -> dict[str, Any]:
+def score(settings: Settings, fitted: model.RiskModel | None = None) -> dict[str, Any]:
     """Score the customer-months that need it with the saved model; rewrite the scores table.
 
     Only customers whose feature rows changed since the last scoring are scored, unless the
@@ -160,12 +206,13 @@ def score(settings: Settings) -> dict[str, Any]:
     by the chunk. DuckDB then ranks all scores per month. The latest month's decile 1 gets
     reasons (one prediction pass per feature, so only for the customers an operator acts on now;
     ``coretelecoms risk explain`` covers anyone else), kept from the last scoring for customers
-    not rescored. The table is the same as a full rescore would write.
+    not rescored. The table is the same as a full rescore would write. ``fitted``: the saved
+    model when the caller has loaded it already.
 
     Raises:
         RiskError: no warehouse, no feature table, or no model trained yet.
     """
-    fitted = store.load_model(settings)
+    fitted = fitted or store.load_model(settings)
     version = fitted.metadata.get("version")
     # the fingerprint names the model itself (same rows, other parameters: another model)
     model_key = fitted.metadata.get("fingerprint") or version
@@ -224,30 +271,52 @@ def _no_reasons() -> pl.DataFrame:
     )
 
 
-def train_and_score(settings: Settings, test_months: int = DEFAULT_TEST_MONTHS) -> dict[str, Any]:
-    """The DAG's step: train on today's features unless the saved model was trained on exactly
-    them, then score what changed; or say why it cannot yet.
+def train_and_score(
+    settings: Settings,
+    test_months: int = DEFAULT_TEST_MONTHS,
+    logical_date: date | None = None,
+) -> dict[str, Any]:
+    """The DAG's step: keep the saved model unless a refit is due (``refit_reason``), then
+    score what changed; or say why it cannot yet.
 
-    Training is deterministic (fixed sample, fixed seed) and skipped only when its input is
-    identical, so the model and the scores depend on the features only (backfill-safe).
+    Models are refit on a schedule, as production churn models are, not on every change of
+    the features: on a keep day no training input is read at all. A due refit whose training
+    input is exactly the saved model's (same fingerprint) keeps that model, restamped, since
+    training is deterministic (fixed sample, fixed seed) and would give it again. The model,
+    hence the scores, is a function of the logical dates run and the features on those days.
     """
     started = time.perf_counter()
+    saved = _saved_model(settings)
     try:
-        figures = train(settings, test_months, reuse=True)
-    except (store.RiskError, ValueError) as exc:
+        horizon = store.read_horizon(settings)
+    except store.RiskError as exc:
         return {"status": "skipped", "reason": str(exc)}
+    reason = refit_reason(
+        saved.metadata if saved else None, logical_date, horizon, settings.risk_refit_days
+    )
+    if reason is None:
+        figures, fitted = saved.metadata, saved  # type: ignore[union-attr]
+    else:
+        log.info("risk model refit due: %s", reason)
+        try:
+            figures = train(settings, test_months, reuse=True, logical_date=logical_date)
+        except (store.RiskError, ValueError) as exc:
+            return {"status": "skipped", "reason": str(exc)}
+        fitted = None
     trained = time.perf_counter()
-    out = score(settings)
+    out = score(settings, fitted)
     log.info(
         "risk step: train %.1f s (%s), score %.1f s",
         trained - started,
-        "reused" if figures.get("reused") else "fitted",
+        "kept" if reason is None else "reused" if figures.get("reused") else "fitted",
         time.perf_counter() - trained,
     )
     return {
         "status": "scored",
         "metrics": figures["metrics"],
-        "model_reused": bool(figures.get("reused")),
+        "model_reused": reason is None or bool(figures.get("reused")),
+        "model_refit_reason": reason,
+        "model_trained_for": figures.get("trained_for"),
         **out,
     }
 

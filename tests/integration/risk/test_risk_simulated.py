@@ -3,12 +3,17 @@ months, its scores land in gold, and the CLI trains, scores and explains."""
 
 from __future__ import annotations
 
+import shutil
+from datetime import date, timedelta
+from pathlib import Path
+
 import duckdb
 import polars as pl
 import pytest
 from typer.testing import CliRunner
 
 from coretelecoms.cli import app
+from coretelecoms.config import Settings
 from coretelecoms.risk import dataset, store, training
 
 pytestmark = pytest.mark.postgres
@@ -202,6 +207,143 @@ def test_model_is_reused_only_while_its_training_input_is_unchanged(
     again = training.train_and_score(settings)
     assert again["model_reused"] and again["rescored_rows"] == 0
     assert _gold(settings, SCORES).equals(original)
+
+
+# -- the DAG step's refit policy -----------------------------------------------------------------
+
+DAY = date(2025, 11, 20)
+
+
+def _home(simulated_gold, root: Path) -> Settings:
+    """A warehouse of its own (the shared one's features, no scores, no model)."""
+    root.mkdir()
+    shutil.copy(simulated_gold.settings.duckdb_path, root / "warehouse.duckdb")
+    settings = simulated_gold.settings.model_copy(
+        update={"duckdb_path": root / "warehouse.duckdb", "lake_uri": str(root / "lake")}
+    )
+    _write(settings, f"drop table if exists gold.{store.SCORES_TABLE}")
+    _write(settings, f"drop schema if exists {store.STATE_SCHEMA} cascade")
+    return settings
+
+
+def _labelled_customer_month(settings) -> tuple[str, object]:
+    """A customer-month before the horizon: a training row, so changing it changes the model."""
+    return _gold(
+        settings,
+        "select customer_id, month_start_date from gold.customer_features_monthly where "
+        "month_start_date < (select max(month_start_date) from gold.customer_features_monthly) "
+        "order by customer_id, month_start_date limit 1",
+    ).row(0)
+
+
+LATE_COMPLAINTS = (
+    "update gold.customer_features_monthly set complaint_count = complaint_count + 2, "
+    "call_count = call_count + 2 where customer_id = ? and month_start_date = ?"
+)
+
+
+def _run_days(settings: Settings, *, crash_on_refit: bool = False) -> list[dict]:
+    """Day 1, late complaints on day 3, day 9 (the window elapsed): the DAG step each day.
+    With ``crash_on_refit`` the refit of day 9 is saved but its scoring dies, then day 9 reruns."""
+    customer, month = _labelled_customer_month(settings)
+    outs = [training.train_and_score(settings, logical_date=DAY)]
+    _write(settings, LATE_COMPLAINTS, [customer, month])
+    outs.append(training.train_and_score(settings, logical_date=DAY + timedelta(days=2)))
+    if crash_on_refit:
+        training.train(settings, reuse=True, logical_date=DAY + timedelta(days=8))
+    outs.append(training.train_and_score(settings, logical_date=DAY + timedelta(days=8)))
+    return outs
+
+
+def test_dag_step_keeps_the_model_in_its_window_and_refits_when_it_elapsed(
+    simulated_gold, tmp_path
+) -> None:
+    settings = _home(simulated_gold, tmp_path / "home")
+    first, kept, refit = _run_days(settings)
+    assert first["model_refit_reason"] == "no model yet" and not first["model_reused"]
+    assert first["model_trained_for"] == DAY.isoformat()
+    assert first["rescored_rows"] == first["rows"]
+    # late complaints changed a training row: the model is kept anyway, one customer rescored
+    assert kept["model_refit_reason"] is None and kept["model_reused"]
+    assert kept["model_version"] == first["model_version"]
+    assert kept["model_trained_for"] == DAY.isoformat()
+    assert kept["rescored_customers"] == 1
+    # rerunning that day, or an earlier one, changes nothing
+    table = _gold(settings, SCORES)
+    for rerun in (DAY + timedelta(days=2), DAY + timedelta(days=1)):
+        again = training.train_and_score(settings, logical_date=rerun)
+        assert again["model_refit_reason"] is None and again["rescored_rows"] == 0
+        assert _gold(settings, SCORES).equals(table)
+    # 8 days on: refit on today's features, everyone rescored
+    assert refit["model_refit_reason"] == f"model trained for {DAY}, 8 days old"
+    assert not refit["model_reused"] and refit["model_version"] != first["model_version"]
+    assert refit["model_trained_for"] == (DAY + timedelta(days=8)).isoformat()
+    assert refit["rescored_rows"] == refit["rows"]
+    assert _gold(settings, "select distinct model_version from gold.customer_risk_scores")[
+        "model_version"
+    ].to_list() == [refit["model_version"]]
+
+
+def test_a_new_horizon_month_refits_within_the_window(simulated_gold, tmp_path) -> None:
+    settings = _home(simulated_gold, tmp_path / "home")
+    first = training.train_and_score(settings, logical_date=DAY)
+    customer, month = _gold(
+        settings,
+        "select customer_id, month_start_date from gold.customer_features_monthly where "
+        "month_start_date = (select max(month_start_date) from gold.customer_features_monthly) "
+        "order by customer_id limit 1",
+    ).row(0)
+    _write(
+        settings,
+        "insert into gold.customer_features_monthly select * replace "
+        "(cast(month_start_date + interval 1 month as date) as month_start_date) "
+        "from gold.customer_features_monthly where customer_id = ? and month_start_date = ?",
+        [customer, month],
+    )
+    out = training.train_and_score(settings, logical_date=DAY + timedelta(days=1))
+    assert out["model_refit_reason"].startswith("horizon month") and not out["model_reused"]
+    assert out["latest_month"] > first["latest_month"]
+    assert store.load_model(settings).metadata["horizon"] == out["latest_month"]
+
+
+def test_cli_train_always_refits_and_the_dag_step_then_restamps_it(
+    simulated_gold, tmp_path
+) -> None:
+    settings = _home(simulated_gold, tmp_path / "home")
+    first = training.train_and_score(settings, logical_date=DAY)
+    # what `coretelecoms risk train` calls: a fit even though the DAG would keep the model
+    cli = training.train(settings)
+    assert not cli.get("reused") and cli["trained_for"] is None
+    assert cli["version"] == first["model_version"]
+    # the next DAG day finds no training day recorded: a refit is due, but the input is the
+    # same, so the model is kept and stamped with the day, as a refit would have been
+    out = training.train_and_score(settings, logical_date=DAY + timedelta(days=1))
+    assert out["model_refit_reason"] == "the model records no training day"
+    assert out["model_reused"] and out["model_version"] == first["model_version"]
+    assert out["rescored_rows"] == 0
+    assert store.load_model(settings).metadata["trained_for"] == "2025-11-21"
+    assert store.load_evaluation(settings)["trained_for"] == "2025-11-21"
+
+
+def test_two_homes_running_the_same_days_give_identical_scores(simulated_gold, tmp_path) -> None:
+    """Daily runs in one home; the same days with a crash after the refit was saved and a rerun
+    in the other: the same models, the same scores, after every day."""
+    daily = _home(simulated_gold, tmp_path / "daily")
+    crashed = _home(simulated_gold, tmp_path / "crashed")
+    a = _run_days(daily)
+    b = _run_days(crashed, crash_on_refit=True)
+    assert [o["model_version"] for o in a] == [o["model_version"] for o in b]
+    assert [o["model_refit_reason"] for o in b] == [
+        "no model yet",
+        None,
+        None,  # the crashed attempt had saved the day's model: kept, everyone rescored
+    ]
+    assert b[-1]["rescored_rows"] == b[-1]["rows"]
+    assert _gold(daily, SCORES).equals(_gold(crashed, SCORES))
+    assert (
+        store.load_model(daily).metadata["fingerprint"]
+        == store.load_model(crashed).metadata["fingerprint"]
+    )
 
 
 def test_training_sample_is_whole_customers_and_repeatable(simulated_gold) -> None:
