@@ -42,6 +42,11 @@ TARGET_MONTH = "target_month_start_date"
 
 _WINDOWED = ("complaint_count", "blocked_count", "sla_breached_count", "unresolved_count")
 
+SCORE_INPUTS: tuple[str, ...] = ("month_start_date", *MONTH_COUNTS, "avg_days_to_resolve")
+"""The feature-table columns a customer's scored panel rows depend on (with the horizon); the
+label's source never reaches a score. Incremental scoring hashes exactly these to find the
+customers to rescore, so a column the panel starts reading must be added here."""
+
 FEATURES: tuple[str, ...] = (
     *MONTH_COUNTS,
     "unresolved_count",
@@ -75,7 +80,7 @@ def build_panel(features: pl.DataFrame, horizon: date | None = None) -> pl.DataF
     Raises:
         ValueError: ``features`` lacks a column the panel needs.
     """
-    needed = {*KEY, *MONTH_COUNTS, "avg_days_to_resolve", LABEL_SOURCE}
+    needed = {*KEY, *SCORE_INPUTS, LABEL_SOURCE}
     missing = needed - set(features.columns)
     if missing:
         raise ValueError(f"customer_features_monthly lacks columns {sorted(missing)}")

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from coretelecoms.config import Settings
+from coretelecoms.risk.dataset import SCORE_INPUTS
 from coretelecoms.warehouse.checksums import GOLD_SCHEMA
 
 if TYPE_CHECKING:
@@ -163,25 +164,6 @@ their features while the first writes the scores."""
 SCORING_FORMAT = 1
 """Bump when the panel or the scores change meaning without a new model: forces a full rescore."""
 
-_PANEL_INPUTS = (
-    "month_start_date",
-    "complaint_count",
-    "call_count",
-    "social_media_count",
-    "web_form_count",
-    "technician_support_count",
-    "network_failure_count",
-    "router_delivery_count",
-    "payments_count",
-    "resolved_count",
-    "blocked_count",
-    "sla_breached_count",
-    "distinct_agent_count",
-    "avg_days_to_resolve",
-)
-"""The feature-table columns a customer's scored panel rows depend on (with the horizon): the
-label's ``escalation_count`` is left out, it never reaches a score."""
-
 
 def _state(name: str) -> str:
     return f'"{STATE_SCHEMA}"."{name}"'
@@ -211,7 +193,7 @@ def plan_scoring(
     """
     conn.execute(
         "create or replace temp table risk_fingerprints as select customer_id, "
-        f"sum(hash({', '.join(_PANEL_INPUTS)})) as features_hash "
+        f"sum(hash({', '.join(SCORE_INPUTS)})) as features_hash "
         f"from {_table(FEATURES_TABLE)} group by customer_id"
     )
     full = True

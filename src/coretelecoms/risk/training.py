@@ -47,9 +47,14 @@ def _version(panel: pl.DataFrame) -> str:
 
 def _fingerprint(version: str, test_months: int) -> str:
     """What a fitted model depends on: its training rows (``version``), the hold-out, the
-    hyper-parameters and the feature list. Equal fingerprints give the same model."""
+    hyper-parameters, the feature list and the library that fits it (an upgrade refits).
+    Equal fingerprints give the same model."""
+    import sklearn
+
     spec = json.dumps(
-        [version, test_months, model.PARAMS, dataset.FEATURES], sort_keys=True, default=str
+        [version, test_months, model.PARAMS, dataset.FEATURES, sklearn.__version__],
+        sort_keys=True,
+        default=str,
     )
     return hashlib.sha256(spec.encode()).hexdigest()[:16]
 
