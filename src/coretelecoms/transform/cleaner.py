@@ -13,9 +13,10 @@ Reference facts (allowed values, state codes, email typo domains) come from
 :mod:`coretelecoms.contracts`; this module only says how to apply them.
 
 Speed without changing a result: columns that repeat few values are cleaned once per distinct
-value (:func:`per_distinct`, :data:`REPEATING_RULES`); UUIDs, timestamps and ids take a cheap
-path for their everyday shape, the full rule only on the other values (:meth:`DataCleaner.stages`),
-and addresses the full rule once per distinct other value (:meth:`DataCleaner.clean_column`).
+value (:func:`per_distinct_columns`, :data:`REPEATING_RULES`); UUIDs, timestamps and ids take a
+cheap path for their everyday shape, the full rule only on the other values
+(:meth:`DataCleaner.stages`), and addresses the full rule once per distinct other value
+(:meth:`DataCleaner.clean_column`).
 Tests hold all of them equal to the plain rules.
 """
 
@@ -83,26 +84,18 @@ def has_text(expr: pl.Expr) -> pl.Expr:
     return (expr.str.strip_chars().str.len_bytes() > 0).fill_null(False)
 
 
-def per_distinct(column: pl.Series, rule: Callable[[pl.Expr], pl.Expr]) -> pl.Expr:
-    """``rule(pl.col(column.name))``, evaluated once per distinct value of ``column``.
-
-    Most columns repeat a handful of values (a batch of 100 000 call logs has five spellings of
-    the category and a hundred agent ids), so the regex and parsing work scales with the
-    distinct values rather than the rows; what remains per row is one hash lookup. ``rule``
-    must be value-wise (its result for a value depends on that value alone, and null stays
-    null), as every cleaning rule is. On a column of mostly distinct values (ids, emails) it
-    costs more than the rule itself: use it for :data:`REPEATING_RULES`.
-
-    The distinct values are computed eagerly from ``column`` (the batch in hand) and enter the
-    returned expression as literals, so it is only valid on a frame holding that column.
-    """
-    return per_distinct_columns(column.to_frame(), {column.name: rule})[column.name]
-
-
 def per_distinct_columns(
     frame: pl.DataFrame, rules: dict[str, Callable[[pl.Expr], pl.Expr]]
 ) -> dict[str, pl.Expr]:
-    """:func:`per_distinct` for several columns of ``frame`` (column name -> rule) at once.
+    """``rules[name](pl.col(name))`` per column, evaluated once per distinct value.
+
+    Most columns repeat a handful of values (a batch of 100 000 call logs has five spellings of
+    the category and a hundred agent ids), so the regex and parsing work scales with the
+    distinct values rather than the rows; what remains per row is one hash lookup. Each rule
+    must be value-wise (its result for a value depends on that value alone, and null stays
+    null), as every cleaning rule is. On a column of mostly distinct values (ids, emails) it
+    costs more than the rule itself: use it for :data:`REPEATING_RULES`. The distinct values
+    enter the returned expressions as literals, so they are only valid on ``frame``.
 
     The distinct values and their cleaned values of all columns come from one ``collect_all``
     on the in-memory engine (the streaming engine's set-up costs ~0.5 ms a query, more than
@@ -123,6 +116,16 @@ def per_distinct_columns(
             values, mapped, default=None, return_dtype=mapped.dtype
         )
     return out
+
+
+def _through_stages(
+    frame: pl.DataFrame, stages: list[list[pl.Expr]], *select: pl.Expr
+) -> pl.LazyFrame:
+    """``frame`` with each level of staged columns added in turn, then ``select``."""
+    lf = frame.lazy()
+    for level in stages:
+        lf = lf.with_columns(level)
+    return lf.select(*select)
 
 
 def clean_uuid(expr: pl.Expr) -> pl.Expr:
@@ -443,7 +446,7 @@ REPEATING_RULES = frozenset(
 )
 """Rules whose columns repeat few values in every source (names are drawn from a first- and a
 last-name list, dates from days, ids from a hundred agents): the checker cleans them once per
-distinct value (:func:`per_distinct`). Ids, timestamps, emails and addresses are nearly all
+distinct value (:func:`per_distinct_columns`). Ids, timestamps, emails and addresses are nearly all
 distinct and are cleaned per row."""
 
 
@@ -464,7 +467,7 @@ class DataCleaner:
         column :meth:`email_lowered` holds the trimmed, lower-cased value. TIMESTAMP and UUID
         are staged to take the everyday shape without copies (:func:`timestamp_stages`,
         :func:`uuid_stages`). The other rules have no stages (the checker cleans
-        :data:`REPEATING_RULES` with :func:`per_distinct`).
+        :data:`REPEATING_RULES` with :func:`per_distinct_columns`).
         """
         if field.rule is Rule.EMAIL:
             lowered = DataCleaner.email_lowered(prefix)
@@ -525,22 +528,17 @@ class DataCleaner:
         fast_rule = _FAST_PATHS.get(field.rule)
         if fast_rule is None:
             stages, final = DataCleaner.stages(field, col, "__staged_")
-            lf = column.to_frame().lazy()
-            for level in stages:
-                lf = lf.with_columns(level)
-            return lf.select(final.alias(name)).collect(engine="in-memory").to_series()
+            staged = _through_stages(column.to_frame(), stages, final.alias(name))
+            return staged.collect(engine="in-memory").to_series()
         stages, final = fast_rule(col, "__fast_")
-        lf = column.to_frame().lazy()
-        for level in stages:
-            lf = lf.with_columns(level)
-        fast = lf.select(col, final.alias("__fast")).collect(engine="streaming")  # both cores
+        fast = _through_stages(column.to_frame(), stages, col, final.alias("__fast")).collect(
+            engine="streaming"  # both cores
+        )
         is_fast = pl.col("__fast").is_not_null()
         values = fast.filter(~is_fast).get_column(name).unique()
         full_stages, full_final = DataCleaner.stages(field, col, "__full_")
-        odd = values.to_frame().lazy()
-        for level in full_stages:
-            odd = odd.with_columns(level)
-        mapped = odd.select(full_final).collect(engine="in-memory").to_series()
+        odd = _through_stages(values.to_frame(), full_stages, full_final)
+        mapped = odd.collect(engine="in-memory").to_series()
         # Only the other rows are looked up: the fast rows are null here, which costs no hash.
         full = (
             pl.when(~is_fast)
@@ -592,7 +590,6 @@ __all__ = [
     "has_text",
     "is_state_code",
     "parse_address",
-    "per_distinct",
     "per_distinct_columns",
     "plain_address_stages",
     "text_id_of_stripped",

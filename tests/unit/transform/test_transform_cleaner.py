@@ -31,7 +31,7 @@ from coretelecoms.transform.cleaner import (
     clean_uuid,
     format_address,
     parse_address,
-    per_distinct,
+    per_distinct_columns,
     plain_address_stages,
 )
 
@@ -391,13 +391,13 @@ def test_address_parsing_is_idempotent_and_never_raises(values) -> None:
 )
 def test_per_distinct_gives_the_rule_result_for_every_row(fn, args, values) -> None:
     frame = pl.DataFrame({"v": values}, schema={"v": pl.String})
-    mapped = frame.select(per_distinct(frame["v"], lambda v: fn(v, *args)).alias("v"))
+    mapped = frame.select(per_distinct_columns(frame, {"v": lambda v: fn(v, *args)})["v"])
     assert_series_equal(mapped.to_series(), apply(fn, values, *args))
 
 
 def test_per_distinct_on_an_empty_column_keeps_the_rule_type() -> None:
     frame = pl.DataFrame({"v": []}, schema={"v": pl.String})
-    out = frame.select(per_distinct(frame["v"], clean_int_id).alias("v"))
+    out = frame.select(per_distinct_columns(frame, {"v": clean_int_id})["v"])
     assert out.schema == pl.Schema({"v": pl.Int32})
 
 
