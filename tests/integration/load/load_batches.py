@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -175,3 +175,10 @@ def crash_complaint_batches(
             )
         )
     return batches
+
+
+def killed_after(*batches: TransformedBatch) -> Iterator[TransformedBatch]:
+    """Batches a load gets before its process dies: Ctrl-C, like kill -9, skips the loader's
+    failure bookkeeping, leaving the committed batches and a ``running`` run behind."""
+    yield from batches
+    raise KeyboardInterrupt

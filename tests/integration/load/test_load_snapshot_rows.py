@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 import psycopg
 import pytest
-from load_batches import make_batch
+from load_batches import killed_after, make_batch
 from test_load_loader import C1, C2, C3, customer
 
 from coretelecoms.config import Settings
@@ -207,12 +207,8 @@ def test_rerunning_an_older_snapshot_does_not_make_its_hashes_the_reference(
         ),
     )
 
-    def killed_after_one_batch():
-        yield first
-        raise KeyboardInterrupt
-
     with pytest.raises(KeyboardInterrupt):
-        Loader(silver_dsn, CUSTOMERS, "run-s2", D3).load(killed_after_one_batch())
+        Loader(silver_dsn, CUSTOMERS, "run-s2", D3).load(killed_after(first))
     Loader(silver_dsn, CUSTOMERS, "run-s2b", D3).load([rest], first.source)  # resumed
     again = Loader(silver_dsn, CUSTOMERS, "run-s1-again", D1).load(
         [make_batch(CUSTOMERS, FIRST, logical_date=D1, fingerprint="s1")]

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 import pytest
-from load_batches import make_batch
+from load_batches import killed_after, make_batch
 from typer.testing import CliRunner
 
 from coretelecoms.cli import app
@@ -118,12 +118,8 @@ def test_a_run_left_running_by_a_dead_process_is_marked_abandoned(cli_env: str) 
         source_rows=2,
     )
 
-    def interrupted():
-        yield first
-        raise KeyboardInterrupt
-
     with pytest.raises(KeyboardInterrupt):
-        Loader(cli_env, CUSTOMERS, "run-killed", D1).load(interrupted())
+        Loader(cli_env, CUSTOMERS, "run-killed", D1).load(killed_after(first))
     stale = json.loads(CliRunner().invoke(app, ["status", "--json"]).output)["runs"]
     assert [(r["run_id"], r["status"]) for r in stale] == [("run-killed", "running")]
 
