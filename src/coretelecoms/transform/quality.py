@@ -434,9 +434,6 @@ class DataQualityChecker:
         decode and key cleaning is mostly single-threaded); results are concatenated in slice
         order, so the outcome does not depend on ``workers``.
         """
-        raw = list(self.contract.raw_columns)
-        key_hash = pl.first() if len(self.key_fields) == 1 else pl.struct(pl.all())
-        has_key = ~pl.any_horizontal(pl.all().is_null())
         rows = lf.select(pl.len()).collect().item()
 
         # at most _KEY_SLICE rows a slice (bounded memory on 2.5 M customers), and a multiple of
@@ -446,13 +443,8 @@ class DataQualityChecker:
         size = max(1, -(-rows // slices)) if rows else 1
 
         def hash_slice(offset: int) -> tuple[pl.Series, pl.Series]:
-            part = lf.slice(offset, size).select(SOURCE_ROW, *(f.raw for f in self.key_fields))
-            part = part.collect()
-            keys = pl.DataFrame(
-                [DataCleaner.clean_column(f, part.get_column(f.raw)) for f in self.key_fields]
-            )
-            hashed = keys.select(pl.when(has_key).then(key_hash.hash(seed=0))).to_series()
-            return part.get_column(SOURCE_ROW).cast(pl.Int64), hashed
+            columns = (SOURCE_ROW, *(f.raw for f in self.key_fields))
+            return self.key_hashes(lf.slice(offset, size).select(columns).collect())
 
         offsets = range(0, rows, size)
         if workers > 1 and len(offsets) > 1:
@@ -460,6 +452,28 @@ class DataQualityChecker:
                 sliced = list(pool.map(hash_slice, offsets))
         else:
             sliced = [hash_slice(offset) for offset in offsets]
+        return self.duplicates_of(sliced, lf)
+
+    def key_hashes(self, part: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
+        """``_source_row`` and the 64-bit hash of the cleaned natural key (null where a key
+        field is null) of some rows of a version: the first pass of :meth:`find_duplicates`.
+
+        Row by row, so the hashes of a version's parts, in row order, are those of the whole.
+        """
+        key_hash = pl.first() if len(self.key_fields) == 1 else pl.struct(pl.all())
+        has_key = ~pl.any_horizontal(pl.all().is_null())
+        keys = pl.DataFrame(
+            [DataCleaner.clean_column(f, part.get_column(f.raw)) for f in self.key_fields]
+        )
+        hashed = keys.select(pl.when(has_key).then(key_hash.hash(seed=0))).to_series()
+        return part.get_column(SOURCE_ROW).cast(pl.Int64), hashed
+
+    def duplicates_of(
+        self, sliced: list[tuple[pl.Series, pl.Series]], lf: pl.LazyFrame
+    ) -> pl.DataFrame:
+        """The duplicate rows of a version from its :meth:`key_hashes`, parts in row order
+        (the second pass of :meth:`find_duplicates`); ``lf`` holds the version's raw rows."""
+        raw = list(self.contract.raw_columns)
         if not sliced:
             return pl.DataFrame(schema=DUPLICATE_SCHEMA)
         hashed = pl.concat([h for _, h in sliced])
