@@ -41,7 +41,7 @@ import queue
 import threading
 import uuid
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar
@@ -78,7 +78,7 @@ _PG_TO_POLARS: dict[str, pl.DataType] = {
 }
 DUPLICATE_AUDIT_SCHEMA: dict[str, pl.DataType] = {**DUPLICATE_SCHEMA, "record": pl.String()}
 _SUMMARY_COLUMNS = {"rejects": ["reason"], "issues": ["rule", "field"]}
-_READ_CHUNK = 50_000  # rows a chunk of a small version's progressive read
+_READ_CHUNK = 20_000  # least rows a read of a small version's progressive read
 
 T = TypeVar("T")
 
@@ -134,6 +134,7 @@ class _Plan:
     checker: DataQualityChecker  # one per version: it builds its expressions once
     duplicates: pl.DataFrame | None = None  # DUPLICATE_SCHEMA, filled lazily
     reader: _ProgressiveRead | None = None  # a small version, being decoded whole
+    checks: threading.Semaphore = field(default_factory=threading.Semaphore)  # checks at once
     # audit columns the summary counts, of the batches audited by this run (batch -> kind ->
     # frame): the summary reads back only the files of batches a resumed run skipped
     audited: dict[int, dict[str, pl.DataFrame]] = field(default_factory=dict)
@@ -151,8 +152,15 @@ class _ProgressiveRead:
     the small versions always did (a complaint day is ~70 MB decoded).
     """
 
-    def __init__(self, scan: pl.LazyFrame, checker: DataQualityChecker, name: str) -> None:
+    def __init__(
+        self,
+        scan: pl.LazyFrame,
+        row_groups: Callable[[], list[int]],
+        checker: DataQualityChecker,
+        name: str,
+    ) -> None:
         self._scan = scan
+        self._row_groups = row_groups
         self._checker = checker
         self._chunks: list[pl.DataFrame] = []
         self._height = 0
@@ -165,7 +173,8 @@ class _ProgressiveRead:
     def _read(self) -> None:
         try:
             hashed = []
-            for chunk in self._scan.collect_batches(chunk_size=_READ_CHUNK):
+            for offset, length in _spans(self._row_groups(), _READ_CHUNK):
+                chunk = self._scan.slice(offset, length).collect()
                 with self._changed:
                     self._chunks.append(chunk)
                     self._height += chunk.height
@@ -211,6 +220,23 @@ class _ProgressiveRead:
             self._wait(lambda: self._duplicates is not None)
             assert self._duplicates is not None
             return self._duplicates
+
+
+def _spans(row_groups: list[int], least: int) -> Iterator[tuple[int, int]]:
+    """(offset, rows) of consecutive whole row groups, at least ``least`` rows each but the last.
+
+    Whole row groups: a slice that cuts one decodes it whole all the same (a 50 k-row slice of
+    94 k-row groups doubled the read's CPU); at least ``least`` rows: the extractor's chunks end
+    in a row group of a few rows now and then, not worth a read of its own.
+    """
+    offset, length = 0, 0
+    for rows in row_groups:
+        length += rows
+        if length >= least:
+            yield offset, length
+            offset, length = offset + length, 0
+    if length:
+        yield offset, length
 
 
 def prefetch(items: Iterator[T], name: str = "prefetch") -> Iterator[T]:
@@ -335,6 +361,14 @@ class Transformer:
             return pl.scan_parquet(uri, storage_options=polars_storage_options(self.settings))
         return pl.scan_parquet(uri)
 
+    def _row_groups(self, uri: str) -> list[int]:
+        """Rows of each row group of a bronze file, in order (from its footer)."""
+        import pyarrow.parquet as pq
+
+        with self._fs(uri).open(uri, "rb") as fh:
+            metadata = pq.read_metadata(fh)
+        return [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)]
+
     def _plan(self, source: SourceVersion) -> _Plan:
         scan = self._scan(source.bronze_path)
         names = scan.collect_schema().names()
@@ -376,7 +410,12 @@ class Transformer:
             # One read instead of three (key columns for the duplicate pass, the repeated rows,
             # then every batch's slice, each decompressing whole pages): a day of complaints is
             # ~70 MB decoded, and the batches are slices of it, each handed over once decoded.
-            reader = _ProgressiveRead(scan, checker, f"read-{self.contract.entity}")
+            reader = _ProgressiveRead(
+                scan,
+                lambda: self._row_groups(source.bronze_path),
+                checker,
+                f"read-{self.contract.entity}",
+            )
         return _Plan(
             source=source,
             scan=scan,
@@ -386,6 +425,7 @@ class Transformer:
             dropped=index + drift,
             checker=checker,
             reader=reader,
+            checks=threading.Semaphore(self.workers),
         )
 
     def _duplicates(self, plan: _Plan) -> pl.DataFrame:
@@ -431,15 +471,16 @@ class Transformer:
             for n in range(plan.batches)
             if n >= start_batch or (self.write_audit and not self._audit_complete(plan, n))
         ]
-        pool = ThreadPoolExecutor(
-            self.workers, thread_name_prefix=f"transform-{plan.source.entity}"
-        )
+        # A batch of a progressively read version waits for the duplicates after its check, out
+        # of the check slots: one more batch in flight can be checked meanwhile.
+        ahead = self.workers + (plan.reader is not None)
+        pool = ThreadPoolExecutor(ahead, thread_name_prefix=f"transform-{plan.source.entity}")
         pending: deque[tuple[int, Future[TransformedBatch]]] = deque()
         try:
             queued = iter(todo)
             for n in queued:
                 pending.append((n, pool.submit(self._step, plan, n)))
-                if len(pending) == self.workers:
+                if len(pending) == ahead:
                     break
             while pending:
                 n, future = pending.popleft()
@@ -482,7 +523,8 @@ class Transformer:
         # Checked with its duplicates, which are dropped from the results afterwards: a row's
         # check depends on that row alone (and a duplicate is never a reject), so a batch's
         # check need not wait for the version's duplicate pass.
-        result = plan.checker.check(originals)
+        with plan.checks:
+            result = plan.checker.check(originals)
         # a mask, not joins: a join on the batch hashes or gathers all of its rows, and the
         # duplicates of a whole version are a few thousand rows
         version_dups = self._duplicates(plan)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import fsspec
 import polars as pl
+import pyarrow.parquet as pq
 import pytest
 from transform_bronze import write_bronze_file
 
@@ -16,7 +17,8 @@ from coretelecoms.config import Settings
 from coretelecoms.contracts import CALL_LOGS, CUSTOMERS, get_contract
 from coretelecoms.contracts.reasons import RejectReason
 from coretelecoms.transform import ContractError, Transformer
-from coretelecoms.transform.transformer import MANIFEST_NAME, prefetch
+from coretelecoms.transform import transformer as transformer_module
+from coretelecoms.transform.transformer import MANIFEST_NAME, _spans, prefetch
 
 UUID = "{:08x}-d9cb-469f-a165-70867728950e".format
 
@@ -177,6 +179,45 @@ def test_batches_are_deterministic_and_resume_skips_committed_batches(local_sett
     assert {p: p.stat().st_mtime_ns for p in first} == stamps  # batch 0 not recomputed
     assert missing.exists()  # batch 1's lost audit file was rebuilt
     assert transformer.summary is not None and transformer.summary.rows_clean == 7
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_reading_row_group_by_row_group_gives_what_the_sliced_read_gives(
+    local_settings, monkeypatch, workers: int
+) -> None:
+    """Row groups of 3 rows and batches of 4: every batch but the first is cut from two reads,
+    and the duplicates (which cross batches) are known only after the last read."""
+    monkeypatch.setattr(transformer_module, "_READ_CHUNK", 1)  # one read per row group
+    source = write_bronze_file(local_settings, "call_logs", CALL_ROWS, row_group_size=3)
+    assert pq.read_metadata(source.bronze_path).num_row_groups == 5
+
+    def run(in_memory_rows: int) -> tuple[list, dict, dict[str, bytes]]:
+        lake = local_settings.home / f"lake-{in_memory_rows}"
+        settings = local_settings.model_copy(
+            update={"lake_uri": str(lake), "transform_in_memory_rows": in_memory_rows}
+        )
+        transformer = Transformer(settings, CALL_LOGS, workers=workers)
+        batches = list(transformer.batches(source))
+        assert transformer.summary is not None
+        files = {str(p.relative_to(lake)): p.read_bytes() for p in lake.rglob("*.parquet")}
+        return batches, transformer.summary.to_dict(), files
+
+    progressive, sliced = run(len(CALL_ROWS)), run(0)
+    assert len(progressive[0]) == 4 and progressive[1] == sliced[1]
+    assert progressive[1]["duplicates"] == 3
+    for a, b in zip(progressive[0], sliced[0], strict=True):
+        assert (a.rows_read, a.duplicates) == (b.rows_read, b.duplicates)
+        for frame in ("clean", "rejects", "issues", "originals"):
+            assert getattr(a, frame).equals(getattr(b, frame))
+    assert progressive[2] == sliced[2] and len(progressive[2]) == 12
+
+
+def test_progressive_reads_are_whole_row_groups_of_at_least_the_minimum() -> None:
+    groups = [94_200, 93_658, 1, 5_171, 3, 2]
+    spans = list(_spans(groups, 20_000))
+    assert spans == [(0, 94_200), (94_200, 93_658), (187_858, 5_177)]
+    assert list(_spans(groups, 1)) == [(sum(groups[:i]), rows) for i, rows in enumerate(groups)]
+    assert list(_spans([], 10)) == []
 
 
 def test_missing_raw_column_is_a_contract_error_and_nothing_is_produced(local_settings) -> None:

@@ -25,6 +25,7 @@ def write_bronze_file(
     logical_date: date = DAY,
     extra_columns: dict[str, list[str | None]] | None = None,
     drop: tuple[str, ...] = (),
+    row_group_size: int | None = None,
 ) -> SourceVersion:
     """Write rows (raw header -> text) as a bronze Parquet file and describe it."""
     contract = get_contract(entity)
@@ -45,10 +46,10 @@ def write_bronze_file(
     if uri.startswith("s3://"):
         fs = fsspec.filesystem("s3", **settings.storage_options())
         with fs.open(uri, "wb") as fh:
-            frame.write_parquet(fh)
+            frame.write_parquet(fh, row_group_size=row_group_size)
     else:
         Path(uri).parent.mkdir(parents=True, exist_ok=True)
-        frame.write_parquet(uri)
+        frame.write_parquet(uri, row_group_size=row_group_size)
     return SourceVersion(
         entity=entity,
         logical_date=logical_date,
