@@ -19,16 +19,20 @@ Workflow for one source version (one bronze Parquet file):
    the run summary is published the same way.
 5. Overlap: ``transform_workers`` threads (default: two on a two-core machine) each compute and
    audit a whole batch while the consumer (the loader) works on an earlier one. Batches are
-   handed over strictly in batch order, and at most ``workers`` are computed ahead, so memory
-   stays at about ``workers + 1`` batches. Much of a batch's work is eager and single-threaded
-   (Parquet slice decode, distinct-value lookups, audit writes, the per-batch Python); Polars
-   releases the GIL while it computes, and psycopg while it copies, so two batches at once keep
-   both cores busy. The output (batches, audit files, manifest) is identical for any number of
-   workers: each batch depends only on its rows and the whole-version duplicate pass, which runs
-   once before any batch.
+   handed over strictly in batch order, and at most ``workers`` are computed ahead (one more
+   for a small version, below), so memory stays at about ``workers + 1`` batches. Much of a
+   batch's work is eager and single-threaded (Parquet decode, distinct-value lookups, audit
+   writes, the per-batch Python); Polars releases the GIL while it computes, and psycopg while
+   it copies, so two batches at once keep both cores busy. The output (batches, audit files,
+   manifest) is identical for any number of workers: each batch depends only on its rows and
+   the whole-version duplicate pass. A batch is checked with its duplicates, which are dropped
+   from its results afterwards (a row's check depends on that row alone).
 6. Small versions: a version of at most ``transform_in_memory_rows`` rows (a day of complaints)
-   is decoded from bronze once and batched from memory; a larger one (customers) is read slice
-   by slice, so its memory stays bounded by the batches in flight. The output is the same.
+   is decoded from bronze once, whole row group after whole row group, on a thread of its own
+   that also hashes the keys for the duplicate pass; batch 0 is checked as soon as its rows are
+   decoded, and each batch waits for the duplicates only to drop them. A larger version
+   (customers) has its duplicate pass first and is read slice by slice, so its memory stays
+   bounded by the batches in flight. The output is the same.
 """
 
 from __future__ import annotations
@@ -79,6 +83,7 @@ _PG_TO_POLARS: dict[str, pl.DataType] = {
 DUPLICATE_AUDIT_SCHEMA: dict[str, pl.DataType] = {**DUPLICATE_SCHEMA, "record": pl.String()}
 _SUMMARY_COLUMNS = {"rejects": ["reason"], "issues": ["rule", "field"]}
 _READ_CHUNK = 20_000  # least rows a read of a small version's progressive read
+_READERS = 2  # spans of a small version decoded at once
 
 T = TypeVar("T")
 
@@ -144,12 +149,13 @@ class _ProgressiveRead:
     """A small version decoded from bronze in order, chunk by chunk, on a thread of its own.
 
     A batch's check needs only its own rows, and the duplicate pass only the key hashes of every
-    row: so each decoded chunk is handed at once to the batches waiting for its rows, then its
-    keys are hashed, and once the last chunk is in the version's duplicates are decided. Batch 0
-    is checked while the rest of the version is still being decoded (the whole read and the
-    duplicate pass were ~40 % of a complaint channel's wall time, at 1-1.5 cores); batches wait
-    for the duplicates only to drop them. The chunks are kept: the version stays in memory, as
-    the small versions always did (a complaint day is ~70 MB decoded).
+    row: so each decoded chunk (whole row groups, two decoded at once) is handed at once to the
+    batches waiting for its rows, then its keys are hashed, and once the last chunk is in the
+    version's duplicates are decided. Batch 0 is checked while the rest of the version is still
+    being decoded (the whole read and the duplicate pass were ~40 % of a complaint channel's
+    wall time, at 1-1.5 cores); batches wait for the duplicates only to drop them. The chunks
+    are kept: the version stays in memory, as the small versions always did (a complaint day is
+    ~70 MB decoded).
     """
 
     def __init__(
@@ -173,13 +179,16 @@ class _ProgressiveRead:
     def _read(self) -> None:
         try:
             hashed = []
-            for offset, length in _spans(self._row_groups(), _READ_CHUNK):
-                chunk = self._scan.slice(offset, length).collect()
-                with self._changed:
-                    self._chunks.append(chunk)
-                    self._height += chunk.height
-                    self._changed.notify_all()
-                hashed.append(self._checker.key_hashes(chunk))
+            spans = _spans(self._row_groups(), _READ_CHUNK)
+            # Two spans decoded at once, handed over in order: one span's decode runs at about
+            # one core, and before batch 0 can start nothing else needs the other.
+            with ThreadPoolExecutor(_READERS, thread_name_prefix="read") as pool:
+                for chunk in pool.map(lambda span: self._scan.slice(*span).collect(), spans):
+                    with self._changed:
+                        self._chunks.append(chunk)
+                        self._height += chunk.height
+                        self._changed.notify_all()
+                    hashed.append(self._checker.key_hashes(chunk))
             with self._changed:
                 self._complete = True
                 self._changed.notify_all()
