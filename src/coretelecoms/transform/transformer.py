@@ -202,7 +202,7 @@ class _ProgressiveRead:
                 self._error = exc
                 self._changed.notify_all()
 
-    def _wait(self, ready: Any) -> None:
+    def _wait(self, ready: Callable[[], bool]) -> None:
         """Wait (holding the lock) until ``ready()``; re-raise the reader's failure."""
         self._changed.wait_for(lambda: self._error is not None or ready())
         if self._error is not None:
