@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import polars as pl
 import psycopg
 import pytest
 from load_batches import (
@@ -110,15 +111,18 @@ def calls_day2() -> list[TransformedBatch]:
     return batches
 
 
-def load_days(dsn: str, connections: int) -> list[dict[str, int]]:
+def load_days(dsn: str, connections: int) -> list[Any]:
     """Two days of every kind of batch work: first loads, orphans, rejects, duplicates, updates,
-    customer versions, status history; returns the figures of each load."""
+    customer versions, status history; returns the figures of each load and, for the static
+    ones, the row hashes collected (what ``snapshot_rows.write_hashes`` publishes)."""
     apply_migrations(dsn)
-    figures = []
+    figures: list[Any] = []
 
     def load(contract: Any, batches: list[TransformedBatch], day: date) -> None:
         summary = Loader(dsn, contract, f"run-{day}", day, connections=connections).load(batches)
         figures.append(summary.figures())
+        if summary.row_hashes:
+            figures.append(pl.concat(summary.row_hashes).sort().to_list())
 
     load(CUSTOMERS, customers_snapshot(CRASH_DAY, "cust-1", 4), CRASH_DAY)
     load(CONTRACTS["agents"], crash_parent_batches(CONTRACTS)[1:], CRASH_DAY)
@@ -133,6 +137,7 @@ def test_two_connections_give_the_silver_of_one(make_database) -> None:
     figures_one = load_days(one, connections=1)
     figures_two = load_days(two, connections=2)
     assert figures_two == figures_one
+    assert [len(f) for f in figures_two if isinstance(f, list)] == [400, 5, 440]
     for table in TABLES:
         assert checksum(two, table) == checksum(one, table), table
     # the scenario did exercise updates, versions and status history
