@@ -532,12 +532,15 @@ class _Applier:
     def __exit__(self, *exc_info: object) -> None:
         self._stop.set()  # a no-op after join(): nothing is pending
         try:
-            for future in list(self._pending):
+            for future, batch in self._pending.items():
                 error = future.exception()  # waits for the batch in flight
-                if error is not None and self.failed is None:
-                    self.failed = self._pending[future]
-                elif error is not None:
-                    log.warning("another batch failed too", exc_info=error)
+                if error is not None:  # the error being raised is another one
+                    log.warning(
+                        "%s batch %d failed too",
+                        self.loader._where(batch.source),
+                        batch.batch_no,
+                        exc_info=error,
+                    )
             self._pending.clear()
         finally:
             if self._pool is not None:
