@@ -31,6 +31,7 @@ import polars as pl
 import psycopg
 from psycopg import sql
 
+from coretelecoms.config import DEFAULT_LOAD_CONNECTIONS
 from coretelecoms.contracts import CONTRACTS, EntityContract
 from coretelecoms.load import Loader, apply_migrations
 from coretelecoms.load.schema import data_columns
@@ -214,6 +215,12 @@ def main() -> int:
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--batch-size", type=int, default=100_000)
     parser.add_argument("--dsn", help="Server DSN; a fresh database is created on it.")
+    parser.add_argument(
+        "--connections",
+        type=int,
+        default=DEFAULT_LOAD_CONNECTIONS,
+        help="Batches applied at once (Loader's connections; 1 = one after the other).",
+    )
     parser.add_argument("--json", action="store_true", help="Print the figures as JSON.")
     parser.add_argument(
         "--default-config",
@@ -262,7 +269,7 @@ def main() -> int:
             work = batches(contract, frame, args.batch_size)
             cpu_before = cpu_seconds(server)
             started = time.perf_counter()
-            summary = Loader(dsn, contract, "bench", DAY).load(work)
+            summary = Loader(dsn, contract, "bench", DAY, connections=args.connections).load(work)
             seconds = time.perf_counter() - started
             cpu_after = cpu_seconds(server)
             results.append(
@@ -286,6 +293,7 @@ def main() -> int:
         report = {
             "scale": args.scale,
             "batch_size": args.batch_size,
+            "connections": args.connections,
             "entities": results,
             "total_rows": total_rows,
             "total_seconds": round(total_s, 2),
@@ -313,6 +321,7 @@ def main() -> int:
                 f"{'total':<26}{total_rows:>10,}{total_s:>9.2f}{report['rows_per_s']:>10,}"
                 f"{report['bare_copy_rows_per_s']:>13,}{report['ratio_to_bare_copy']:>7.2f}"
             )
+            print(f"connections: {args.connections}")
             print("bare COPY: the same rows and column types into an unindexed temporary table")
             print(f"peak RSS of the loader process: {peak_mb:.0f} MB")
             print(

@@ -5,7 +5,8 @@ Days after the first are what this measures that ``bench_load.py`` cannot: the c
 are full, complaints change status, customers arrive in a new snapshot. Per day and entity it
 prints rows, wall seconds, rows/s, this process's CPU seconds (transform and load client) and the
 embedded server's CPU seconds; with ``--statements`` also the server time per loader statement
-(wall time spent waiting on each kind of statement, summed over the day's batches).
+(wall time spent waiting on each kind of statement, summed over the day's batches and, with
+``CORETELECOMS_LOAD_CONNECTIONS`` > 1, over the sessions working at once).
 
     .venv/bin/python benchmarks/bench_load_days.py --scale 0.2 --days 3 --home /tmp/days
 """
@@ -164,6 +165,10 @@ def main() -> int:
             f"server {sum(r['server_cpu_s'] for r in rows):7.2f}"
         )
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+    print(
+        f"load connections {settings.load_connections}; load average "
+        f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+    )
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
     from coretelecoms import postgres

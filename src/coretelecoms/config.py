@@ -19,6 +19,8 @@ AGENTS_SHEET_TITLE = "CORETELECOMMS AGENTS"
 AGENTS_SHEET_TAB = "agents"
 SOURCE_DATABASE = "coretelecoms_source"
 CONFORMANCE_DATABASE = "coretelecoms"
+# Batches the silver loader applies at once (Settings.load_connections; Loader's default).
+DEFAULT_LOAD_CONNECTIONS = 2
 
 
 class Settings(BaseSettings):
@@ -125,6 +127,13 @@ class Settings(BaseSettings):
         ge=0,
         description="Source versions of at most this many rows (a day of complaints) are read "
         "from bronze once and batched in memory; larger ones (customers) are read slice by slice.",
+    )
+    load_connections: int = Field(
+        default=DEFAULT_LOAD_CONNECTIONS,
+        gt=0,
+        description="Batches the silver loader applies at once, each on its own Postgres "
+        "session (plus the one holding the entity lock). The server process applying a batch "
+        "is a load's ceiling; 2 uses both cores of a 2-core host. 1 applies them one by one.",
     )
     sla_days: int = Field(default=5, gt=0)
     escalation_window_days: int = Field(default=7, gt=0)

@@ -2,15 +2,28 @@
 rows only, history, data-quality issues and the checkpoint, then reconciliation per source
 version.
 
-A crash anywhere (even ``kill -9``) loses at most the batch in flight, whose transaction never
-committed; the retry reads the checkpoints and resumes after the last committed batch, so no row
-and no history entry is ever written twice.
+A crash anywhere (even ``kill -9``) loses at most the batches in flight, whose transactions never
+committed; the retry reads the checkpoints and skips every committed batch, so no row and no
+history entry is ever written twice.
+
+Batches of one load are applied on ``connections`` sessions at once (default 2): the server
+process applying a batch is the ceiling of a load (index and foreign-key work per row, one
+core), so a second session uses the second core. This is safe because a batch is one
+transaction with its own checkpoint, skipped on a retry when committed, whatever the order the
+batches committed in; the keys of one source version are unique across its batches (the
+transform drops duplicates version-wide), so concurrent batches write disjoint rows of the
+conformed, history and quarantine tables; and the entity's advisory lock, held by the load's
+main session throughout, keeps other loads of the entity out. See
+docs/decisions/silver-load.md, "Concurrent batches".
 """
 
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 from collections.abc import Iterable
+from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -18,9 +31,10 @@ import polars as pl
 import psycopg
 from psycopg import sql
 
+from coretelecoms.config import DEFAULT_LOAD_CONNECTIONS
 from coretelecoms.contracts import EntityContract, Kind
 from coretelecoms.load.errors import LoadError, ReconciliationError, TerminalLoadError, classify
-from coretelecoms.load.locks import acquire_entity_lock, release_lock
+from coretelecoms.load.locks import acquire_entity_lock, check_lock_held, release_lock
 from coretelecoms.load.quarantine import quarantine_orphans, quarantine_rejects
 from coretelecoms.load.snapshot_rows import KnownRows, reference, row_hashes
 from coretelecoms.load.staging import (
@@ -90,7 +104,9 @@ class Loader:
     """Loads the transformed batches of one entity into the conformed schema.
 
     ``load`` holds the entity's advisory lock for its whole duration: another load of the same
-    entity waits (and logs why); loads of other entities run in parallel.
+    entity waits (and logs why); loads of other entities run in parallel. ``connections`` is
+    how many batches are applied at once, each on its own session (1: one after the other on
+    the session holding the lock).
     """
 
     def __init__(
@@ -100,12 +116,17 @@ class Loader:
         run_id: str,
         logical_date: date,
         lock_timeout_s: float = 600.0,
+        *,
+        connections: int = DEFAULT_LOAD_CONNECTIONS,
     ) -> None:
+        if connections < 1:
+            raise ValueError(f"connections must be at least 1, got {connections}")
         self.dsn = dsn
         self.contract = contract
         self.run_id = run_id
         self.logical_date = logical_date
         self.lock_timeout_s = lock_timeout_s
+        self.connections = connections
 
     def load(
         self,
@@ -123,8 +144,8 @@ class Loader:
         ``source``, and only if its snapshot is still the reference once the lock is held).
         Raises
         ``TransientLoadError`` (retry) or ``TerminalLoadError``/``ReconciliationError`` (fix
-        first); the batches committed before the error stay committed and a retry resumes after
-        them.
+        first); the batches committed before the error (and those in flight on other
+        connections, which are let finish) stay committed and a retry skips them.
         """
         entity = self.contract.entity
         summary = LoadSummary(entity, self.run_id, self.logical_date)
@@ -141,19 +162,28 @@ class Loader:
                     known = self._still_known(conn, known, source)
                     if source is not None:
                         self._start_run(conn, source)
-                    for batch in batches:
-                        current = batch.source
-                        if batch.source.entity != entity:
-                            raise TerminalLoadError(
-                                f"loader for {entity} got a batch of {batch.source.entity}"
-                            )
-                        if batch.source.fingerprint not in sources:
-                            sources[batch.source.fingerprint] = batch.source
-                            self._start_run(conn, batch.source)
-                        if self._load_batch(conn, batch, known, summary.row_hashes):
-                            summary.batches_committed += 1
-                        else:
-                            summary.batches_skipped += 1
+                    with _Applier(self, conn, key, known, summary) as applier:
+                        try:
+                            for batch in batches:
+                                if current is not None and (
+                                    batch.source.fingerprint != current.fingerprint
+                                ):
+                                    # keys are unique within one source version only: the
+                                    # previous version's batches finish first, in order
+                                    applier.join()
+                                current = batch.source
+                                if batch.source.entity != entity:
+                                    raise TerminalLoadError(
+                                        f"loader for {entity} got a batch of {batch.source.entity}"
+                                    )
+                                if batch.source.fingerprint not in sources:
+                                    sources[batch.source.fingerprint] = batch.source
+                                    self._start_run(conn, batch.source)
+                                applier.apply(batch)
+                            applier.join()
+                        finally:
+                            if applier.failed is not None:  # the batch whose error stops the load
+                                current = applier.failed.source
                     for version in sources.values():
                         current = version
                         summary.sources.append(self._finish(conn, version))
@@ -188,11 +218,13 @@ class Loader:
         batch: TransformedBatch,
         known: KnownRows | None,
         hashes: list[pl.Series],
+        lock: tuple[int, int] | None = None,
     ) -> bool:
         """Load one batch in one transaction; False when it was committed before.
 
         For a static entity the batch's row hashes are appended to ``hashes``; rows whose hash
-        is in ``known`` are counted unchanged without being staged.
+        is in ``known`` are counted unchanged without being staged. ``lock`` (key, backend pid)
+        is the entity lock held by another session of this load: checked in the transaction.
         """
         contract = self.contract
         src = batch.source
@@ -221,6 +253,8 @@ class Loader:
                     batch.batch_no,
                 )
                 return False
+            if lock is not None:
+                check_lock_held(conn, *lock, self._where(src))
             clean, skipped = self._unknown_rows(batch.clean, known, hashes)
             stage_clean(conn, contract, clean)
             orphans = quarantine_orphans(conn, contract, batch, self.run_id)
@@ -441,3 +475,139 @@ class Loader:
             f"loading {self.contract.entity} {src.source_uri} ({src.fingerprint}, "
             f"{src.logical_date}, run {self.run_id})"
         )
+
+
+class _Applier:
+    """Applies the batches of one ``Loader.load``: on the load's own session, one after the
+    other, with one connection; else on ``connections`` extra sessions at once, one per worker
+    thread.
+
+    ``apply`` returns once a worker is free for the next batch, so the batches held here are
+    the ones in flight (at most ``connections``; the transform's prefetch holds one more). The
+    first error of any batch stops the load: no batch starts after it (a worker that finds the
+    stop flag set returns without touching the database), the batches in flight are let finish
+    (committed or rolled back, each whole), and the error is raised from ``apply``/``join`` with
+    ``failed`` naming its batch. Leaving the ``with`` block on an error raised elsewhere (the
+    batch iterator, Ctrl-C) waits for the batches in flight the same way before closing the
+    sessions.
+    """
+
+    def __init__(
+        self,
+        loader: Loader,
+        conn: psycopg.Connection,
+        lock_key: int,
+        known: KnownRows | None,
+        summary: LoadSummary,
+    ) -> None:
+        self.loader = loader
+        self.conn = conn
+        self.known = known
+        self.summary = summary
+        self.failed: TransformedBatch | None = None
+        self._lock = (lock_key, conn.info.backend_pid)
+        self._workers = loader.connections
+        self._pending: dict[Future[tuple[bool, list[pl.Series]] | None], TransformedBatch] = {}
+        self._stop = threading.Event()
+        self._sessions: list[psycopg.Connection] = []
+        self._free: queue.SimpleQueue[psycopg.Connection] = queue.SimpleQueue()
+        self._pool: ThreadPoolExecutor | None = None
+
+    def __enter__(self) -> _Applier:
+        if self._workers > 1:
+            try:
+                for _ in range(self._workers):
+                    session = connect(self.loader.dsn, autocommit=True)
+                    self._sessions.append(session)
+                    prepare_session(session)
+                    self._free.put(session)
+            except BaseException:
+                self._close_sessions()
+                raise
+            self._pool = ThreadPoolExecutor(
+                self._workers, thread_name_prefix=f"load-{self.loader.contract.entity}"
+            )
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()  # a no-op after join(): nothing is pending
+        try:
+            for future, batch in self._pending.items():
+                error = future.exception()  # waits for the batch in flight
+                if error is not None:  # the error being raised is another one
+                    log.warning(
+                        "%s batch %d failed too",
+                        self.loader._where(batch.source),
+                        batch.batch_no,
+                        exc_info=error,
+                    )
+            self._pending.clear()
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+            self._close_sessions()
+
+    def apply(self, batch: TransformedBatch) -> None:
+        """Apply ``batch`` (or hand it to a worker and wait until one is free again)."""
+        if self._pool is None:
+            hashes: list[pl.Series] = []
+            try:
+                committed = self.loader._load_batch(self.conn, batch, self.known, hashes)
+            except BaseException:
+                self.failed = batch
+                raise
+            self._record(committed, hashes)
+            return
+        self._collect(None)
+        self._pending[self._pool.submit(self._work, batch)] = batch
+        if len(self._pending) >= self._workers:
+            self._collect(FIRST_COMPLETED)
+
+    def join(self) -> None:
+        """Wait for every batch in flight; raises the first error."""
+        if self._pending:
+            self._collect(ALL_COMPLETED)
+
+    def _work(self, batch: TransformedBatch) -> tuple[bool, list[pl.Series]] | None:
+        if self._stop.is_set():
+            return None  # another batch failed: this one never starts
+        session = self._free.get()
+        try:
+            hashes: list[pl.Series] = []
+            committed = self.loader._load_batch(session, batch, self.known, hashes, self._lock)
+            return committed, hashes
+        except BaseException:
+            self._stop.set()
+            raise
+        finally:
+            self._free.put(session)
+
+    def _collect(self, until: str | None) -> None:
+        """Record finished batches, waiting first ``until`` (``wait``'s ``return_when``) unless
+        None; raise the first error."""
+        if until is not None:
+            done = wait(self._pending, return_when=until).done
+        else:
+            done = {f for f in self._pending if f.done()}
+        # in batch order, so the error raised is the earliest batch's among those finished
+        for future in sorted(done, key=lambda f: self._pending[f].batch_no):
+            batch = self._pending.pop(future)
+            error = future.exception()
+            if error is not None:
+                self.failed = batch
+                raise error
+            result = future.result()
+            if result is not None:
+                self._record(*result)
+
+    def _record(self, committed: bool, hashes: list[pl.Series]) -> None:
+        if committed:
+            self.summary.batches_committed += 1
+        else:
+            self.summary.batches_skipped += 1
+        self.summary.row_hashes.extend(hashes)
+
+    def _close_sessions(self) -> None:
+        for session in self._sessions:
+            session.close()
+        self._sessions.clear()

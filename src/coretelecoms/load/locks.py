@@ -26,7 +26,8 @@ def lock_key(name: str) -> int:
     )
 
 
-def _holder_pid(conn: psycopg.Connection, key: int) -> int | None:
+def holder_pid(conn: psycopg.Connection, key: int) -> int | None:
+    """Backend pid of the session holding the advisory lock ``key``, or None."""
     unsigned = key & 0xFFFFFFFFFFFFFFFF
     row = conn.execute(
         "select pid from pg_locks where locktype = 'advisory' and granted"
@@ -48,7 +49,7 @@ def acquire_entity_lock(conn: psycopg.Connection, entity: str, timeout_s: float)
         "load of %s is waiting: another load of the same entity holds its lock (backend pid %s);"
         " loads of one entity run one at a time",
         entity,
-        _holder_pid(conn, key),
+        holder_pid(conn, key),
     )
     conn.execute(f"set lock_timeout = {int(timeout_s * 1000)}")
     try:
@@ -73,3 +74,18 @@ def release_lock(conn: psycopg.Connection, key: int) -> None:
     except psycopg.Error:
         # Never mask the error that brought us here; the lock dies with the session anyway.
         log.warning("could not release advisory lock %s; it is released on disconnect", key)
+
+
+def check_lock_held(conn: psycopg.Connection, key: int, pid: int, what: str) -> None:
+    """Raise ``TransientLoadError`` unless backend ``pid`` still holds the lock ``key``.
+
+    For a load's extra connections: the lock belongs to the load's main session, which sits
+    idle while they work; if that session died (terminated, ``idle_session_timeout``) the lock
+    went with it and another load of the entity may have started, so stop before writing.
+    """
+    holder = holder_pid(conn, key)
+    if holder != pid:
+        raise TransientLoadError(
+            f"{what}: the load's session (backend pid {pid}) no longer holds the entity lock"
+            f" (holder: {holder}); retry the load"
+        )

@@ -32,13 +32,17 @@ def is_balanced(figures: Mapping[str, int]) -> bool:
 class LoadState:
     """Committed progress of one source version (entity + fingerprint).
 
-    ``last_batch`` is None when nothing is committed yet; the figures are sums over the
-    committed batches.
+    ``last_batch`` is None when nothing is committed yet; ``next_batch`` is the first batch
+    number not committed (batches are numbered from 0). The two differ after a crash of a load
+    that applied batches concurrently (``Loader`` with several connections): batch 5 may have
+    committed while batch 4 had not, so a resume starts at 4 and skips 5 by its checkpoint.
+    The figures are sums over the committed batches.
     """
 
     entity: str
     source_fingerprint: str
     last_batch: int | None = None
+    next_batch: int = 0
     batches: int = 0
     read: int = 0
     loaded: int = 0
@@ -46,30 +50,33 @@ class LoadState:
     quarantined: int = 0
     duplicates: int = 0
 
-    @property
-    def next_batch(self) -> int:
-        """The first batch number still to load (batches are numbered from 0)."""
-        return 0 if self.last_batch is None else self.last_batch + 1
-
     def figures(self) -> dict[str, int]:
         """Reconciliation figures under the keys operators and ``status --json`` use."""
         return figures_of(self)
 
 
+# ``first_missing``: 0 unless batch 0 is committed, else the lowest committed batch whose
+# successor is not (the checkpoints' primary key starts with entity, fingerprint, batch_no).
 _STATE_SQL = (
-    "select max(batch_no), count(*), coalesce(sum(rows_read), 0), coalesce(sum(rows_loaded), 0),"
+    "with c as (select * from ops.load_checkpoints where entity = %(entity)s"
+    " and source_fingerprint = %(fingerprint)s)"
+    " select max(batch_no),"
+    " coalesce((select min(c.batch_no) + 1 from c where not exists (select from c n"
+    " where n.batch_no = c.batch_no + 1) and exists (select from c z where z.batch_no = 0)), 0),"
+    " count(*), coalesce(sum(rows_read), 0), coalesce(sum(rows_loaded), 0),"
     " coalesce(sum(rows_unchanged), 0), coalesce(sum(rows_quarantined), 0),"
-    " coalesce(sum(rows_duplicates), 0) from ops.load_checkpoints"
-    " where entity = %s and source_fingerprint = %s"
+    " coalesce(sum(rows_duplicates), 0) from c"
 )
 
 
 def read_state(conn: psycopg.Connection, entity: str, fingerprint: str) -> LoadState:
     """``LoadState`` read on an open connection (inside the caller's transaction)."""
-    row = conn.execute(_STATE_SQL, [entity, fingerprint]).fetchone()
+    row = conn.execute(_STATE_SQL, {"entity": entity, "fingerprint": fingerprint}).fetchone()
     assert row is not None
-    last, batches, *figures = row
-    return LoadState(entity, fingerprint, last, int(batches), *(int(f) for f in figures))
+    last, first_missing, batches, *figures = row
+    return LoadState(
+        entity, fingerprint, last, int(first_missing), int(batches), *(int(f) for f in figures)
+    )
 
 
 class StateLoader:

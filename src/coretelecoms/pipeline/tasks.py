@@ -190,7 +190,7 @@ def _with_fault(
             if n == after:
                 marker.parent.mkdir(parents=True, exist_ok=True)
                 marker.write_text(f"batch {batch.batch_no}\n")
-                # The loader asks for the next batch only after committing the previous one.
+                # The loader lets the batches it already has finish (committed) before failing.
                 raise TransientLoadError(
                     f"injected fault ({FAULT_ENV}): {entity} {day} before batch {batch.batch_no}"
                 )
@@ -202,8 +202,9 @@ def _with_fault(
 def load(settings: Settings, entity: str, logical_date: date | str, run_id: str) -> dict:
     """Transform the day's bronze version of ``entity`` and load it into silver.
 
-    Resumes after the last batch committed for that source version (a retry after a crash or a
-    timeout loads each row exactly once). Returns the reconciliation figures.
+    Resumes at the first batch not committed for that source version, skipping any later one
+    that is (a retry after a crash or a timeout loads each row exactly once). Returns the
+    reconciliation figures.
 
     Raises:
         TransientLoadError: the database refused for a reason a retry can fix.
@@ -230,7 +231,7 @@ def load(settings: Settings, entity: str, logical_date: date | str, run_id: str)
     static = contract.kind is Kind.STATIC
     # A new snapshot stages only the rows that differ from the one loaded before it.
     known = snapshot_rows.reference_hashes(settings, dsn, contract, source) if static else None
-    summary = Loader(dsn, contract, run_id, day).load(
+    summary = Loader(dsn, contract, run_id, day, connections=settings.load_connections).load(
         _with_fault(settings, entity, day, batches), source=source, known=known
     )
     if static and start == 0 and summary.batches_skipped == 0 and summary.row_hashes:

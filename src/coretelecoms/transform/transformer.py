@@ -11,7 +11,7 @@ Workflow for one source version (one bronze Parquet file):
    batch (see :mod:`coretelecoms.transform.quality` for the keep-last rule).
 3. Batches: batch ``n`` is rows ``[n * batch_size, (n + 1) * batch_size)`` of the Parquet file in
    stored order (bronze keeps source order), so it covers the same source rows on every run and
-   a loader resumes with ``start_batch = last committed + 1``. Skipped batches are not
+   a loader resumes with ``start_batch`` = the first batch not committed. Skipped batches are not
    recomputed unless their audit files are missing.
 4. Audit: each batch's rejects, issues and duplicates (with the original records) are written
    as Parquet under ``<lake>/quarantine/<entity>/ingest_date=YYYY-MM-DD/`` (temporary name, then

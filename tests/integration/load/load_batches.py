@@ -8,6 +8,7 @@ from datetime import date, datetime
 from typing import Any
 
 import polars as pl
+import psycopg
 
 from coretelecoms.contracts import EntityContract
 from coretelecoms.transform.batch import (
@@ -182,3 +183,37 @@ def killed_after(*batches: TransformedBatch) -> Iterator[TransformedBatch]:
     failure bookkeeping, leaving the committed batches and a ``running`` run behind."""
     yield from batches
     raise KeyboardInterrupt
+
+
+# Columns that legitimately differ between two databases (ids, sequence values, wall clock).
+VOLATILE = {
+    "_change_seq",
+    "id",
+    "quarantined_at",
+    "committed_at",
+    "released_at",
+    "started_at",
+    "finished_at",
+    "loaded_at",
+}
+
+
+def checksum(dsn: str, table: str) -> tuple[int, str]:
+    """Row count and md5 of a table's rows (``VOLATILE`` columns left out), in a stable order."""
+    schema, name = table.split(".")
+    with psycopg.connect(dsn) as conn:
+        cols = [
+            r[0]
+            for r in conn.execute(
+                "select column_name from information_schema.columns where table_schema = %s"
+                " and table_name = %s order by ordinal_position",
+                [schema, name],
+            )
+            if r[0] not in VOLATILE
+        ]
+        row = conn.execute(
+            f"select count(*), md5(coalesce(string_agg(t::text, '|' order by t::text), ''))"
+            f" from (select {', '.join(cols)} from {table}) t"
+        ).fetchone()
+    assert row is not None
+    return int(row[0]), str(row[1])
