@@ -44,6 +44,7 @@ from psycopg import sql
 from coretelecoms.config import Settings
 from coretelecoms.load import apply_migrations
 from coretelecoms.warehouse import load_warehouse, run_dbt
+from coretelecoms.warehouse.checksums import gold_checksums
 
 FIRST_DAY = date(2025, 11, 20)
 FULL = {"customers": 2_500_000, "call": 379_000, "web_form": 279_000, "social_media": 38_000}
@@ -349,6 +350,11 @@ def main() -> None:
     parser.add_argument("--no-cache", action="store_true", help="throwaway silver in a temp dir")
     parser.add_argument("--dsn", help="maintenance DSN of a Postgres server (default: pgserver)")
     parser.add_argument(
+        "--checksums",
+        action="store_true",
+        help="after the last day, add the gold table checksums (untimed) to the JSON",
+    )
+    parser.add_argument(
         "--out", type=Path, help="JSON output (default benchmarks/results/warehouse_scale<S>.json)"
     )
     args = parser.parse_args()
@@ -371,6 +377,9 @@ def main() -> None:
             silver = build_silver(admin, prefix, args.scale, args.days)
             silver_s = time.perf_counter() - started
             per_day = measure(silver, Path(tmp) / "home")
+            checksums = (
+                gold_checksums(Path(tmp) / "home" / "warehouse.duckdb") if args.checksums else None
+            )
         finally:
             if args.no_cache or args.dsn:
                 for d in range(args.days):
@@ -399,6 +408,8 @@ def main() -> None:
         "cpu_count": os.cpu_count(),
         "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
     }
+    if checksums is not None:
+        result["gold_checksums"] = {t: list(c) for t, c in checksums.items()}
     out = args.out or Path(__file__).parent / "results" / f"warehouse_scale{args.scale:g}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")

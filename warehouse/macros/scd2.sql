@@ -65,8 +65,10 @@ watermark as (
     select coalesce(max(_change_seq), -1) as change_seq from {{ this }}
 ),
 
+-- read through ref(), not the entities CTE: DuckDB materialises a CTE used twice, i.e. would
+-- copy every entity row (2.5 M customers) to rebuild a few thousand keys
 changed_keys as (
-    select {{ key }} from entities
+    select {{ key }} from {{ entity }}
     where _change_seq > (select change_seq from watermark)
     union
     select {{ key }} from {{ versions }}

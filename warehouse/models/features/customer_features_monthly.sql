@@ -57,18 +57,21 @@ scoped_complaints as (
     {% endif %}
 ),
 
-cross_channel_followups as (
-    select
-        earlier.complaint_key,
-        count(later.complaint_key) > 0 as has_cross_channel_followup
+-- complaints followed by another complaint of the same customer on a different channel within
+-- the escalation window: a semi-join (exists) yields each such complaint once, where a left
+-- join of all pairs needed a group by over every complaint key (~10 % of this model's CPU)
+followed_up as (
+    select earlier.complaint_key
     from scoped_complaints as earlier
-    left join scoped_complaints as later
-        on earlier.customer_id = later.customer_id
-        and earlier.channel <> later.channel
-        and later.requested_at > earlier.requested_at
-        and later.requested_at <= {{ dbt.dateadd(
-            'day', var('escalation_window_days'), 'earlier.requested_at') }}
-    group by earlier.complaint_key
+    where exists (
+        select 1
+        from scoped_complaints as later
+        where later.customer_id = earlier.customer_id
+            and later.channel <> earlier.channel
+            and later.requested_at > earlier.requested_at
+            and later.requested_at <= {{ dbt.dateadd(
+                'day', var('escalation_window_days'), 'earlier.requested_at') }}
+    )
 ),
 
 -- escalated: became Blocked, stayed unresolved beyond the SLA, or was followed by a complaint
@@ -79,11 +82,11 @@ escalations as (
         (
             scoped_complaints.has_been_blocked
             or coalesce(scoped_complaints.is_sla_breached, false)
-            or cross_channel_followups.has_cross_channel_followup
+            or followed_up.complaint_key is not null
         ) as is_escalated
     from scoped_complaints
-    inner join cross_channel_followups
-        on scoped_complaints.complaint_key = cross_channel_followups.complaint_key
+    left join followed_up
+        on scoped_complaints.complaint_key = followed_up.complaint_key
 ),
 
 monthly as (
