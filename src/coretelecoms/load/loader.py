@@ -34,7 +34,12 @@ from psycopg import sql
 from coretelecoms.config import DEFAULT_LOAD_CONNECTIONS
 from coretelecoms.contracts import EntityContract, Kind
 from coretelecoms.load.errors import LoadError, ReconciliationError, TerminalLoadError, classify
-from coretelecoms.load.locks import acquire_entity_lock, check_lock_held, release_lock
+from coretelecoms.load.locks import (
+    acquire_entity_lock,
+    check_lock_held,
+    hold_writer_lock,
+    release_lock,
+)
 from coretelecoms.load.quarantine import quarantine_orphans, quarantine_rejects
 from coretelecoms.load.snapshot_rows import KnownRows, reference, row_hashes
 from coretelecoms.load.staging import (
@@ -240,6 +245,9 @@ class Loader:
                 },
             )
         with conn.transaction():
+            if lock is not None:
+                hold_writer_lock(conn, contract.entity)
+                check_lock_held(conn, *lock, self._where(src))
             done = conn.execute(
                 "select 1 from ops.load_checkpoints where entity = %s and source_fingerprint = %s"
                 " and batch_no = %s",
@@ -253,8 +261,6 @@ class Loader:
                     batch.batch_no,
                 )
                 return False
-            if lock is not None:
-                check_lock_held(conn, *lock, self._where(src))
             clean, skipped = self._unknown_rows(batch.clean, known, hashes)
             stage_clean(conn, contract, clean)
             orphans = quarantine_orphans(conn, contract, batch, self.run_id)

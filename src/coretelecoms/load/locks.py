@@ -40,10 +40,12 @@ def holder_pid(conn: psycopg.Connection, key: int) -> int | None:
 def acquire_entity_lock(conn: psycopg.Connection, entity: str, timeout_s: float) -> int:
     """Take the session advisory lock of ``entity`` on an autocommit connection.
 
-    Logs who holds it when it has to wait. Raises ``TransientLoadError`` after ``timeout_s``.
+    Logs who holds it when it has to wait, then waits for the batches of an earlier load
+    still writing (``wait_for_writers``). Raises ``TransientLoadError`` after ``timeout_s``.
     """
     key = lock_key(f"load:{entity}")
     if conn.execute("select pg_try_advisory_lock(%s)", [key]).fetchone()[0]:  # type: ignore[index]
+        wait_for_writers(conn, entity, timeout_s)
         return key
     log.warning(
         "load of %s is waiting: another load of the same entity holds its lock (backend pid %s);"
@@ -62,7 +64,42 @@ def acquire_entity_lock(conn: psycopg.Connection, entity: str, timeout_s: float)
     finally:
         conn.execute("reset lock_timeout")
     log.info("load of %s acquired its lock after waiting", entity)
+    wait_for_writers(conn, entity, timeout_s)
     return key
+
+
+def _writers_key(entity: str) -> int:
+    return lock_key(f"load-writers:{entity}")
+
+
+def hold_writer_lock(conn: psycopg.Connection, entity: str) -> None:
+    """Mark the current transaction as writing ``entity`` for a load (a shared lock, released
+    at commit or rollback); see ``wait_for_writers``."""
+    conn.execute("select pg_advisory_xact_lock_shared(%s)", [_writers_key(entity)])
+
+
+def wait_for_writers(conn: psycopg.Connection, entity: str, timeout_s: float) -> None:
+    """Wait until no transaction of an earlier load of ``entity`` is still writing.
+
+    A load's extra sessions write while its main session, the entity lock's holder, sits idle.
+    When that process dies, its idle session (and the lock) goes at once, but a batch
+    transaction whose ``COMMIT`` already reached the server still commits. Without this wait
+    the next load could start its copy of that batch before it committed and fail on the
+    conformed key. Taking the writers' lock exclusively, and letting it go, waits for every
+    such transaction to end; a later batch of the dead load finds the entity lock held by
+    someone else (``check_lock_held``) and stops.
+    """
+    conn.execute(f"set lock_timeout = {int(timeout_s * 1000)}")
+    try:
+        with conn.transaction():
+            conn.execute("select pg_advisory_xact_lock(%s)", [_writers_key(entity)])
+    except (pg_errors.LockNotAvailable, pg_errors.QueryCanceled) as exc:
+        raise TransientLoadError(
+            f"load of {entity}: gave up after {timeout_s:.0f}s waiting for the batches of an"
+            " earlier load of the same entity to finish; retry later"
+        ) from exc
+    finally:
+        conn.execute("reset lock_timeout")
 
 
 def release_lock(conn: psycopg.Connection, key: int) -> None:

@@ -22,7 +22,7 @@ from coretelecoms.load import (
     release_quarantine,
     static_source_changed,
 )
-from coretelecoms.load.locks import acquire_entity_lock
+from coretelecoms.load.locks import acquire_entity_lock, hold_writer_lock
 
 pytestmark = pytest.mark.postgres
 
@@ -419,6 +419,22 @@ def test_same_entity_loads_serialise_and_time_out_as_transient(
         assert "another load of the same entity" in caplog.text
         # A different entity is not blocked.
         load(silver_dsn, AGENTS, [{"agent_id": 1000}], D1)
+
+
+def test_a_new_load_waits_for_batches_of_a_dead_load_still_writing(silver_dsn: str) -> None:
+    """A batch transaction of an earlier load may outlive the session that held the entity
+    lock (its process was killed after sending COMMIT); the next load must not start until it
+    ended, or it would load that batch a second time."""
+    with psycopg.connect(silver_dsn) as old_batch:
+        hold_writer_lock(old_batch, "customers")  # in an open transaction, as a worker does
+        with pytest.raises(TransientLoadError, match="batches of an earlier load"):
+            Loader(silver_dsn, CUSTOMERS, "r", D1, lock_timeout_s=0.5).load(
+                [make_batch(CUSTOMERS, [customer(C1)], logical_date=D1)]
+            )
+        assert rows(silver_dsn, "select count(*) from conformed.customers") == [(0,)]
+        old_batch.commit()
+    load(silver_dsn, CUSTOMERS, [customer(C1)], D1)
+    assert rows(silver_dsn, "select count(*) from conformed.customers") == [(1,)]
 
 
 def test_parallel_loads_of_two_entities_both_succeed(silver_dsn: str) -> None:
