@@ -46,7 +46,27 @@ class RiskModel:
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def predict(self, frame: pl.DataFrame) -> np.ndarray:
-        return self.classifier.predict_proba(matrix(frame))[:, 1]
+        """Scores of the rows, each distinct feature vector predicted once.
+
+        Most panel rows repeat another row's features exactly (a quiet month after one or two
+        complaints looks the same for many customers: ~2 % of the rows are distinct on a
+        scale-1 day), and the trees cost ~5 us of CPU per row. A row's score depends on its
+        features only (each row goes down the same trees, summed in the same order), so the
+        scores are bit for bit those of predicting every row.
+        """
+        if frame.height < 2:
+            return self.classifier.predict_proba(matrix(frame))[:, 1]
+        grouped = (
+            frame.select(pl.col(FEATURES).cast(pl.Float64))
+            .with_row_index("_row")
+            .group_by(FEATURES, maintain_order=True)
+            .agg(pl.col("_row"))
+        )
+        distinct = self.classifier.predict_proba(grouped.select(FEATURES).to_numpy())[:, 1]
+        rows = grouped["_row"]
+        out = np.empty(frame.height, dtype=distinct.dtype)
+        out[rows.explode().to_numpy()] = np.repeat(distinct, rows.list.len().to_numpy())
+        return out
 
     def contributions(self, frame: pl.DataFrame) -> np.ndarray:
         """How much each feature raises the score above what a typical value would give.
