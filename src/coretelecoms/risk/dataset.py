@@ -115,43 +115,38 @@ def build_panel(features: pl.DataFrame, horizon: date | None = None) -> pl.DataF
     # customer has fewer than w months. Integer arithmetic: exactly the per-customer sums.
     running = [*_WINDOWED, "call_count", "social_media_count", "web_form_count"]
     panel = panel.with_columns(pl.col(c).cum_sum().alias(f"_cs_{c}") for c in running)
-    panel = panel.with_columns(
-        (pl.col(f"_cs_{c}") - pl.col(c)).gather(pl.col("_start")).alias(f"_base_{c}")
-        for c in running
-    )
 
     def to_date(c: str) -> pl.Expr:
-        return pl.col(f"_cs_{c}") - pl.col(f"_base_{c}")
+        cs = pl.col(f"_cs_{c}")
+        return cs - (cs - pl.col(c)).gather(pl.col("_start"))
 
     def window(c: str, w: int) -> pl.Expr:
-        return (
-            pl.when(pl.col("_pos") >= w)
-            .then(pl.col(f"_cs_{c}") - pl.col(f"_cs_{c}").shift(w))
-            .otherwise(to_date(c))
-        )
+        cs = pl.col(f"_cs_{c}")
+        return pl.when(pl.col("_pos") >= w).then(cs - cs.shift(w)).otherwise(to_date(c))
 
     active = pl.when(pl.col("complaint_count") > 0).then(pl.col("_row")).forward_fill()
-    panel = panel.with_columns(
-        *(window(c, w).alias(f"{c}_{w}m") for c in _WINDOWED for w in (3, 6, 12)),
-        *(to_date(c).alias(f"{c}_to_date") for c in _WINDOWED),
-        channels_used_to_date=pl.sum_horizontal(
+    derived = {
+        **{f"{c}_{w}m": window(c, w) for c in _WINDOWED for w in (3, 6, 12)},
+        **{f"{c}_to_date": to_date(c) for c in _WINDOWED},
+        "channels_used_to_date": pl.sum_horizontal(
             (to_date(f"{ch}_count") > 0).cast(pl.Int64)
             for ch in ("call", "social_media", "web_form")
         ),
-        months_since_first_complaint=pl.col("_pos").cast(pl.Int32),
+        "months_since_first_complaint": pl.col("_pos").cast(pl.Int32),
         # the last row with complaints, if it is this customer's (the panel is dense)
-        months_since_last_complaint=pl.when(active >= pl.col("_start")).then(
+        "months_since_last_complaint": pl.when(active >= pl.col("_start")).then(
             (pl.col("_row") - active).cast(pl.Int32)
         ),
         # the next row of a customer is the next month, up to the horizon
-        **{
-            LABEL: pl.when(pl.col("month_start_date") < horizon).then(
-                pl.col(LABEL_SOURCE).shift(-1) > 0
-            ),
-            TARGET_MONTH: pl.col("month_start_date").dt.offset_by("1mo"),
-        },
+        LABEL: pl.when(pl.col("month_start_date") < horizon).then(
+            pl.col(LABEL_SOURCE).shift(-1) > 0
+        ),
+        TARGET_MONTH: pl.col("month_start_date").dt.offset_by("1mo"),
+    }
+    return panel.select(
+        *KEY,
+        *(derived[c].alias(c) if c in derived else c for c in (TARGET_MONTH, *FEATURES, LABEL)),
     )
-    return panel.select(*KEY, TARGET_MONTH, *FEATURES, LABEL)
 
 
 def _empty_panel() -> pl.DataFrame:

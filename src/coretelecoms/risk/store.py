@@ -275,9 +275,9 @@ def _all_scores(full: bool) -> str:
     if full:
         return "select * from risk_new_scores"
     return (
-        "select customer_id, month_start_date, target_month_start_date, score "
-        f"from {_table(SCORES_TABLE)} where customer_id in (select customer_id from "
-        f"risk_fingerprints) and customer_id not in (select customer_id from {_state(TODO_TABLE)}) "
+        "select s.customer_id, s.month_start_date, s.target_month_start_date, s.score "
+        f"from {_table(SCORES_TABLE)} s semi join risk_fingerprints using (customer_id) "
+        f"anti join {_state(TODO_TABLE)} using (customer_id) "
         "union all select * from risk_new_scores"
     )
 
