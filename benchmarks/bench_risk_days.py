@@ -42,8 +42,8 @@ def carry_state(previous: Path, today: Path) -> None:
     try:
         conn.execute(f"attach '{previous}' as prev (read_only)")
         tables = conn.execute(
-            "select table_schema, table_name from duckdb_tables() where database_name = 'prev' "
-            "and (table_schema = 'risk_state' or (table_schema = 'gold' and "
+            "select schema_name, table_name from duckdb_tables() where database_name = 'prev' "
+            "and (schema_name = 'risk_state' or (schema_name = 'gold' and "
             "table_name = 'customer_risk_scores'))"
         ).fetchall()
         conn.execute("drop schema if exists risk_state cascade")

@@ -228,6 +228,10 @@ def score(settings: Settings, fitted: model.RiskModel | None = None) -> dict[str
             conn, model_key, horizon, settings.risk_score_chunk_customers
         )
         clock("plan")
+        if store.scores_unchanged(conn, customers, todo, full):
+            written = store.score_count(conn)
+            log.info("risk scoring: nothing changed since the last scoring, table kept")
+            return _scored(written, 0, 0, horizon, version)
         store.start_scores(conn)
         rescored = 0
         for features in store.read_todo(conn):
@@ -262,6 +266,12 @@ def score(settings: Settings, fitted: model.RiskModel | None = None) -> dict[str
         rescored,
         reasons.height,
     )
+    return _scored(written, rescored, todo, horizon, version)
+
+
+def _scored(
+    written: int, rescored: int, todo: int, horizon: date | None, version: str | None
+) -> dict[str, Any]:
     return {
         "rows": written,
         "rescored_rows": rescored,
