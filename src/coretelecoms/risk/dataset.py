@@ -89,52 +89,64 @@ def build_panel(features: pl.DataFrame, horizon: date | None = None) -> pl.DataF
         return _empty_panel()
     if horizon is None:
         horizon = monthly["month_start_date"].max()
+    # one row per customer and month from their first month to the horizon, in (customer, month)
+    # order; _pos is the row's place in its customer's run (0 = their first month)
     spine = (
         monthly.group_by("customer_id")
         .agg(first=pl.col("month_start_date").min())
+        .sort("customer_id")
         .with_columns(month_start_date=pl.date_ranges("first", pl.lit(horizon), interval="1mo"))
         .explode("month_start_date")
+        .with_columns(_m=_month_index("month_start_date"))
+        .with_columns(_pos=pl.col("_m") - _month_index("first"))
         .drop("first")
     )
     counts = [*MONTH_COUNTS, LABEL_SOURCE]
     panel = (
-        spine.join(monthly, on=list(KEY), how="left")
+        spine.join(monthly, on=list(KEY), how="left", maintain_order="left")
         .with_columns(pl.col(counts).fill_null(0).cast(pl.Int64))
-        .sort(list(KEY))
-        .with_columns(
-            unresolved_count=pl.col("complaint_count") - pl.col("resolved_count"),
-            _m=_month_index("month_start_date"),
-        )
+        .with_columns(unresolved_count=pl.col("complaint_count") - pl.col("resolved_count"))
+        .with_row_index("_row")
+        .with_columns(_start=(pl.col("_row") - pl.col("_pos")))
     )
-    by_customer = "customer_id"
-    windowed = [
-        pl.col(c).rolling_sum(window_size=w, min_samples=1).over(by_customer).alias(f"{c}_{w}m")
-        for c in _WINDOWED
-        for w in (3, 6, 12)
-    ]
-    to_date = [pl.col(c).cum_sum().over(by_customer).alias(f"{c}_to_date") for c in _WINDOWED]
-    used = [
-        (pl.col(f"{ch}_count").cum_sum().over(by_customer) > 0).cast(pl.Int64)
-        for ch in ("call", "social_media", "web_form")
-    ]
-    last_active = (
-        pl.when(pl.col("complaint_count") > 0).then(pl.col("_m")).forward_fill().over(by_customer)
+    # Per-customer running sums without a window per customer: a running sum over the whole
+    # (sorted, dense) panel, less its value before the customer's first row; a w-month window
+    # is the running sum less its value w rows earlier, or before the first row while the
+    # customer has fewer than w months. Integer arithmetic: exactly the per-customer sums.
+    running = [*_WINDOWED, "call_count", "social_media_count", "web_form_count"]
+    panel = panel.with_columns(pl.col(c).cum_sum().alias(f"_cs_{c}") for c in running)
+
+    def to_date(c: str) -> pl.Expr:
+        cs = pl.col(f"_cs_{c}")
+        return cs - (cs - pl.col(c)).gather(pl.col("_start"))
+
+    def window(c: str, w: int) -> pl.Expr:
+        cs = pl.col(f"_cs_{c}")
+        return pl.when(pl.col("_pos") >= w).then(cs - cs.shift(w)).otherwise(to_date(c))
+
+    active = pl.when(pl.col("complaint_count") > 0).then(pl.col("_row")).forward_fill()
+    derived = {
+        **{f"{c}_{w}m": window(c, w) for c in _WINDOWED for w in (3, 6, 12)},
+        **{f"{c}_to_date": to_date(c) for c in _WINDOWED},
+        "channels_used_to_date": pl.sum_horizontal(
+            (to_date(f"{ch}_count") > 0).cast(pl.Int64)
+            for ch in ("call", "social_media", "web_form")
+        ),
+        "months_since_first_complaint": pl.col("_pos").cast(pl.Int32),
+        # the last row with complaints, if it is this customer's (the panel is dense)
+        "months_since_last_complaint": pl.when(active >= pl.col("_start")).then(
+            (pl.col("_row") - active).cast(pl.Int32)
+        ),
+        # the next row of a customer is the next month, up to the horizon
+        LABEL: pl.when(pl.col("month_start_date") < horizon).then(
+            pl.col(LABEL_SOURCE).shift(-1) > 0
+        ),
+        TARGET_MONTH: pl.col("month_start_date").dt.offset_by("1mo"),
+    }
+    return panel.select(
+        *KEY,
+        *(derived[c].alias(c) if c in derived else c for c in (TARGET_MONTH, *FEATURES, LABEL)),
     )
-    panel = panel.with_columns(
-        *windowed,
-        *to_date,
-        channels_used_to_date=pl.sum_horizontal(used),
-        months_since_first_complaint=pl.col("_m") - pl.col("_m").min().over(by_customer),
-        months_since_last_complaint=pl.col("_m") - last_active,
-        # the panel is dense and sorted: the next row of a customer is the next month
-        **{
-            LABEL: pl.when(pl.col("month_start_date") < horizon).then(
-                pl.col(LABEL_SOURCE).shift(-1).over(by_customer) > 0
-            ),
-            TARGET_MONTH: pl.col("month_start_date").dt.offset_by("1mo"),
-        },
-    )
-    return panel.select(*KEY, TARGET_MONTH, *FEATURES, LABEL)
 
 
 def _empty_panel() -> pl.DataFrame:

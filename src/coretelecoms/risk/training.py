@@ -221,28 +221,43 @@ def score(settings: Settings, fitted: model.RiskModel | None = None) -> dict[str
     version = fitted.metadata.get("version")
     # the fingerprint names the model itself (same rows, other parameters: another model)
     model_key = fitted.metadata.get("fingerprint") or version
+    clock = _Clock({})
     with store.warehouse(settings, read_only=False) as conn, _threads(settings):
         horizon = store.horizon(conn)
         customers, todo, full = store.plan_scoring(
             conn, model_key, horizon, settings.risk_score_chunk_customers
         )
+        clock("plan")
+        if store.scores_unchanged(conn, customers, todo, full):
+            written = store.score_count(conn)
+            log.info("risk scoring: nothing changed since the last scoring, table kept")
+            return _scored(written, 0, 0, horizon, version)
         store.start_scores(conn)
         rescored = 0
         for features in store.read_todo(conn):
+            clock("read")
             panel = dataset.build_panel(features, horizon)
             del features
+            clock("panel")
+            predicted = fitted.predict(panel)
+            clock("predict")
             scores = panel.select(*dataset.KEY, dataset.TARGET_MONTH).with_columns(
-                score=pl.Series(fitted.predict(panel), dtype=pl.Float64)
+                score=pl.Series(predicted, dtype=pl.Float64)
             )
             del panel
             store.append_scores(conn, scores)
             rescored += scores.height
             del scores
+            clock("append")
         to_explain = store.stage_top_decile(conn, horizon, full)
+        clock("top_decile")
         reasons = _reasons(conn, fitted, horizon) if to_explain else _no_reasons()
+        clock("reasons")
         written = store.finish_scores(
             conn, reasons, version=version, model_key=model_key, horizon=horizon, full=full
         )
+        clock("finish")
+    log.info("risk scoring phases (wall/CPU s): %s", clock.summary())
     log.info(
         "risk scoring: %d of %d customers scored (%s), %d customer-months, %d new reasons",
         todo,
@@ -251,6 +266,12 @@ def score(settings: Settings, fitted: model.RiskModel | None = None) -> dict[str
         rescored,
         reasons.height,
     )
+    return _scored(written, rescored, todo, horizon, version)
+
+
+def _scored(
+    written: int, rescored: int, todo: int, horizon: date | None, version: str | None
+) -> dict[str, Any]:
     return {
         "rows": written,
         "rescored_rows": rescored,
@@ -258,6 +279,24 @@ def score(settings: Settings, fitted: model.RiskModel | None = None) -> dict[str
         "latest_month": horizon.isoformat() if written and horizon else None,
         "model_version": version,
     }
+
+
+class _Clock:
+    """Adds the wall and CPU seconds (all threads) since its last call to a named phase: the
+    scoring step's timing log."""
+
+    def __init__(self, phases: dict[str, list[float]]) -> None:
+        self.phases, self.last = phases, (time.perf_counter(), time.process_time())
+
+    def __call__(self, phase: str) -> None:
+        now = (time.perf_counter(), time.process_time())
+        spent = self.phases.setdefault(phase, [0.0, 0.0])
+        spent[0] += now[0] - self.last[0]
+        spent[1] += now[1] - self.last[1]
+        self.last = now
+
+    def summary(self) -> str:
+        return ", ".join(f"{k} {w:.1f}/{c:.1f}" for k, (w, c) in self.phases.items())
 
 
 def _reasons(conn: Any, fitted: model.RiskModel, horizon: Any) -> pl.DataFrame:

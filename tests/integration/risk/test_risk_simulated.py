@@ -176,6 +176,36 @@ def test_changed_added_and_removed_customers_give_the_full_rescore_table(
     assert _gold(settings, SCORES).equals(original)
 
 
+def test_a_removed_customer_alone_still_rewrites_the_table(simulated_gold, scored) -> None:
+    """Nothing to rescore but a customer gone: the table is not kept as it was."""
+    settings = simulated_gold.settings
+    original = _gold(settings, SCORES)
+    removed = original.filter(pl.col("risk_decile") == 10)["customer_id"][0]
+    rows = _gold(
+        settings, f"select * from gold.customer_features_monthly where customer_id = '{removed}'"
+    )
+    try:
+        _write(
+            settings, "delete from gold.customer_features_monthly where customer_id = ?", [removed]
+        )
+        after = training.score(settings)
+        assert after["rescored_customers"] == 0
+        kept = _gold(settings, SCORES)
+        assert kept.filter(pl.col("customer_id") == removed).is_empty()
+        assert after["rows"] == kept.height < original.height
+    finally:
+        conn = duckdb.connect(str(settings.duckdb_path))
+        try:
+            conn.register("removed_rows", rows.to_arrow())
+            conn.execute(
+                "insert into gold.customer_features_monthly by name select * from removed_rows"
+            )
+        finally:
+            conn.close()
+    assert training.score(settings)["rescored_customers"] == 1
+    assert _gold(settings, SCORES).equals(original)
+
+
 def test_model_is_reused_only_while_its_training_input_is_unchanged(
     simulated_gold, trained, scored
 ) -> None:

@@ -92,6 +92,82 @@ def test_features_never_depend_on_later_months(cutoff_month: int) -> None:
     )
 
 
+def _reference_panel(features: pl.DataFrame, horizon: date) -> pl.DataFrame:
+    """The panel's features written the plain way, one window per customer (what
+    ``build_panel`` computed before it used running sums over the whole panel)."""
+    monthly = features.select(sorted({*dataset.KEY, *dataset.SCORE_INPUTS, dataset.LABEL_SOURCE}))
+    spine = (
+        monthly.group_by("customer_id")
+        .agg(first=pl.col("month_start_date").min())
+        .with_columns(month_start_date=pl.date_ranges("first", pl.lit(horizon), interval="1mo"))
+        .explode("month_start_date")
+        .drop("first")
+    )
+    counts = [*dataset.MONTH_COUNTS, dataset.LABEL_SOURCE]
+    m = pl.col("month_start_date").dt.year().cast(pl.Int32) * 12 + pl.col(
+        "month_start_date"
+    ).dt.month().cast(pl.Int32)
+    panel = (
+        spine.join(monthly, on=list(dataset.KEY), how="left")
+        .with_columns(pl.col(counts).fill_null(0).cast(pl.Int64))
+        .sort(list(dataset.KEY))
+        .with_columns(unresolved_count=pl.col("complaint_count") - pl.col("resolved_count"), _m=m)
+    )
+    by = "customer_id"
+    windowed = ("complaint_count", "blocked_count", "sla_breached_count", "unresolved_count")
+    used = [
+        (pl.col(f"{ch}_count").cum_sum().over(by) > 0).cast(pl.Int64)
+        for ch in ("call", "social_media", "web_form")
+    ]
+    last = pl.when(pl.col("complaint_count") > 0).then(pl.col("_m")).forward_fill().over(by)
+    panel = panel.with_columns(
+        *(
+            pl.col(c).rolling_sum(window_size=w, min_samples=1).over(by).alias(f"{c}_{w}m")
+            for c in windowed
+            for w in (3, 6, 12)
+        ),
+        *(pl.col(c).cum_sum().over(by).alias(f"{c}_to_date") for c in windowed),
+        channels_used_to_date=pl.sum_horizontal(used),
+        months_since_first_complaint=pl.col("_m") - pl.col("_m").min().over(by),
+        months_since_last_complaint=pl.col("_m") - last,
+        **{
+            dataset.LABEL: pl.when(pl.col("month_start_date") < horizon).then(
+                pl.col(dataset.LABEL_SOURCE).shift(-1).over(by) > 0
+            ),
+            dataset.TARGET_MONTH: pl.col("month_start_date").dt.offset_by("1mo"),
+        },
+    )
+    return panel.select(*dataset.KEY, dataset.TARGET_MONTH, *dataset.FEATURES, dataset.LABEL)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_panel_equals_the_per_customer_windows(seed: int) -> None:
+    """Running sums over the whole panel give exactly the per-customer windows: over years
+    (windows full and not), with gaps, a first month without complaints (the previous
+    customer's last complaint must not leak in), unknown resolution times, a later horizon."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for c in range(60):
+        for m in range(30):
+            if rng.random() < 0.15 + 0.3 * (c % 3 == 0):
+                n = int(rng.integers(0 if c % 5 == 0 else 1, 5))
+                rows.append((f"c{c:03d}", date(2023 + m // 12, m % 12 + 1, 1), n, int(n > 2)))
+    features = _features(rows).with_columns(
+        web_form_count=pl.col("complaint_count") % 2,
+        avg_days_to_resolve=pl.when(pl.col("complaint_count") > 1).then(
+            pl.col("complaint_count") / 3
+        ),
+    )
+    latest = features["month_start_date"].max()
+    for horizon in (latest, date(2026, 3, 1)):
+        expected = _reference_panel(features, horizon)
+        assert_frame_equal(dataset.build_panel(features, horizon), expected)
+    # chunks of customers give the rows of the whole
+    whole = dataset.build_panel(features, latest)
+    panel = dataset.build_panel(features.filter(pl.col("customer_id") < "c030"), latest)
+    assert_frame_equal(panel, whole.filter(pl.col("customer_id") < "c030"))
+
+
 def test_escalations_of_the_feature_month_are_not_a_feature() -> None:
     """A month-t escalation can be caused by a follow-up complaint in month t+1."""
     assert dataset.LABEL_SOURCE not in dataset.FEATURES

@@ -43,3 +43,19 @@ def test_reference_is_the_training_median_per_feature() -> None:
     assert np.array_equal(
         fitted.reference, np.nan_to_num(np.nanmedian(model.matrix(train), axis=0))
     )
+
+
+def test_predicting_distinct_rows_once_gives_every_row_its_own_score() -> None:
+    """Rows are grouped by value and each group predicted once: the scores must be bit for bit
+    the classifier's on every row, in order, nulls (NaN) included."""
+    fitted = model.fit(_frame(4000, 1))
+    frame = _frame(300, 3).sample(3000, with_replacement=True, seed=3)  # repeated rows
+    distinct = frame.select(dataset.FEATURES).unique().height
+    assert distinct < frame.height / 2
+    expected = fitted.classifier.predict_proba(model.matrix(frame))[:, 1]
+    assert np.array_equal(fitted.predict(frame), expected)
+    shuffled = frame.sample(fraction=1.0, shuffle=True, seed=4)
+    assert np.array_equal(
+        fitted.predict(shuffled), fitted.classifier.predict_proba(model.matrix(shuffled))[:, 1]
+    )
+    assert len(fitted.predict(frame.head(1))) == 1
