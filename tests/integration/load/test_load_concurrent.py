@@ -4,6 +4,7 @@ committed out of order loads exactly the missing ones."""
 
 from __future__ import annotations
 
+import time
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -273,6 +274,11 @@ def test_workers_stop_when_the_load_session_loses_its_lock(make_database) -> Non
         with psycopg.connect(dsn, autocommit=True) as admin:
             pid = holder_pid(admin, lock_key("load:call_logs"))
             admin.execute("select pg_terminate_backend(%s)", [pid])
+            # termination is asynchronous: the lock goes when that backend has exited
+            deadline = time.monotonic() + 10
+            while holder_pid(admin, lock_key("load:call_logs")) == pid:
+                assert time.monotonic() < deadline, "the terminated session kept the lock"
+                time.sleep(0.01)
         yield from batches[2:]
 
     with pytest.raises(TransientLoadError, match="no longer holds the entity lock"):
