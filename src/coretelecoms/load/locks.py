@@ -8,8 +8,10 @@ killed with ``kill -9`` never leaves it behind.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
+from collections.abc import Iterator
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -37,6 +39,23 @@ def holder_pid(conn: psycopg.Connection, key: int) -> int | None:
     return None if row is None else int(row[0])
 
 
+@contextlib.contextmanager
+def _waiting(
+    conn: psycopg.Connection, timeout_s: float, who: str, waited_for: str
+) -> Iterator[None]:
+    """Bound the lock waits of the block by ``timeout_s``; running out is transient (the other
+    party will finish), so the caller's retry is the right answer."""
+    conn.execute(f"set lock_timeout = {int(timeout_s * 1000)}")
+    try:
+        yield
+    except (pg_errors.LockNotAvailable, pg_errors.QueryCanceled) as exc:
+        raise TransientLoadError(
+            f"{who}: gave up after {timeout_s:.0f}s waiting for {waited_for}; retry later"
+        ) from exc
+    finally:
+        conn.execute("reset lock_timeout")
+
+
 def acquire_entity_lock(conn: psycopg.Connection, entity: str, timeout_s: float) -> int:
     """Take the session advisory lock of ``entity`` on an autocommit connection.
 
@@ -53,16 +72,8 @@ def acquire_entity_lock(conn: psycopg.Connection, entity: str, timeout_s: float)
         entity,
         holder_pid(conn, key),
     )
-    conn.execute(f"set lock_timeout = {int(timeout_s * 1000)}")
-    try:
+    with _waiting(conn, timeout_s, f"load of {entity}", "another load of the same entity"):
         conn.execute("select pg_advisory_lock(%s)", [key])
-    except (pg_errors.LockNotAvailable, pg_errors.QueryCanceled) as exc:
-        raise TransientLoadError(
-            f"load of {entity}: gave up after {timeout_s:.0f}s waiting for another load of the "
-            "same entity; retry later"
-        ) from exc
-    finally:
-        conn.execute("reset lock_timeout")
     log.info("load of %s acquired its lock after waiting", entity)
     wait_for_writers(conn, entity, timeout_s)
     return key
@@ -89,17 +100,9 @@ def wait_for_writers(conn: psycopg.Connection, entity: str, timeout_s: float) ->
     such transaction to end; a later batch of the dead load finds the entity lock held by
     someone else (``check_lock_held``) and stops.
     """
-    conn.execute(f"set lock_timeout = {int(timeout_s * 1000)}")
-    try:
-        with conn.transaction():
-            conn.execute("select pg_advisory_xact_lock(%s)", [_writers_key(entity)])
-    except (pg_errors.LockNotAvailable, pg_errors.QueryCanceled) as exc:
-        raise TransientLoadError(
-            f"load of {entity}: gave up after {timeout_s:.0f}s waiting for the batches of an"
-            " earlier load of the same entity to finish; retry later"
-        ) from exc
-    finally:
-        conn.execute("reset lock_timeout")
+    waited_for = "the batches of an earlier load of the same entity to finish"
+    with _waiting(conn, timeout_s, f"load of {entity}", waited_for), conn.transaction():
+        conn.execute("select pg_advisory_xact_lock(%s)", [_writers_key(entity)])
 
 
 def release_lock(conn: psycopg.Connection, key: int) -> None:

@@ -97,6 +97,16 @@ def _write(settings, query: str, params: list | None = None) -> None:
         conn.close()
 
 
+def _insert_features(settings, rows: pl.DataFrame) -> None:
+    """Put feature rows a test took out back into the gold feature table."""
+    conn = duckdb.connect(str(settings.duckdb_path))
+    try:
+        conn.register("rows_back", rows.to_arrow())
+        conn.execute("insert into gold.customer_features_monthly by name select * from rows_back")
+    finally:
+        conn.close()
+
+
 def _full_rescore(settings) -> dict:
     """Score as if for the first time: without the record of what was scored last."""
     _write(settings, f"drop table if exists {store.STATE_SCHEMA}.{store.RUN_TABLE}")
@@ -162,14 +172,7 @@ def test_changed_added_and_removed_customers_give_the_full_rescore_table(
         assert _gold(settings, SCORES).equals(after)
     finally:
         _write(settings, "delete from gold.customer_features_monthly")
-        conn = duckdb.connect(str(settings.duckdb_path))
-        try:
-            conn.register("original_features", features.to_arrow())
-            conn.execute(
-                "insert into gold.customer_features_monthly by name select * from original_features"
-            )
-        finally:
-            conn.close()
+        _insert_features(settings, features)
     restored = training.score(settings)
     # the changed customer back to their rows, the removed one back; the added one dropped
     assert restored["rescored_customers"] == 2
@@ -194,14 +197,7 @@ def test_a_removed_customer_alone_still_rewrites_the_table(simulated_gold, score
         assert kept.filter(pl.col("customer_id") == removed).is_empty()
         assert after["rows"] == kept.height < original.height
     finally:
-        conn = duckdb.connect(str(settings.duckdb_path))
-        try:
-            conn.register("removed_rows", rows.to_arrow())
-            conn.execute(
-                "insert into gold.customer_features_monthly by name select * from removed_rows"
-            )
-        finally:
-            conn.close()
+        _insert_features(settings, rows)
     assert training.score(settings)["rescored_customers"] == 1
     assert _gold(settings, SCORES).equals(original)
 
