@@ -140,6 +140,7 @@ class _Plan:
     duplicates: pl.DataFrame | None = None  # DUPLICATE_SCHEMA, filled lazily
     reader: _ProgressiveRead | None = None  # a small version, being decoded whole
     checks: threading.Semaphore = field(default_factory=threading.Semaphore)  # checks at once
+    found: threading.Lock = field(default_factory=threading.Lock)  # one duplicate pass
     # audit columns the summary counts, of the batches audited by this run (batch -> kind ->
     # frame): the summary reads back only the files of batches a resumed run skipped
     audited: dict[int, dict[str, pl.DataFrame]] = field(default_factory=dict)
@@ -438,20 +439,26 @@ class Transformer:
         )
 
     def _duplicates(self, plan: _Plan) -> pl.DataFrame:
-        if plan.duplicates is None:
-            plan.duplicates = (
-                plan.reader.duplicates()
-                if plan.reader is not None
-                else plan.checker.find_duplicates(plan.scan, workers=self.workers)
-            )
-            log.info(
-                "%s %s: %d duplicate rows in %d",
-                self.contract.entity,
-                plan.source.source_uri,
-                plan.duplicates.height,
-                plan.rows,
-            )
+        """The version's duplicate rows, found once: batch threads ask for them at once."""
+        with plan.found:
+            if plan.duplicates is None:
+                plan.duplicates = self._find_duplicates(plan)
         return plan.duplicates
+
+    def _find_duplicates(self, plan: _Plan) -> pl.DataFrame:
+        found = (
+            plan.reader.duplicates()
+            if plan.reader is not None
+            else plan.checker.find_duplicates(plan.scan, workers=self.workers)
+        )
+        log.info(
+            "%s %s: %d duplicate rows in %d",
+            self.contract.entity,
+            plan.source.source_uri,
+            found.height,
+            plan.rows,
+        )
+        return found
 
     # -- batches ---------------------------------------------------------------------------
 
