@@ -221,7 +221,7 @@ def score(settings: Settings, fitted: model.RiskModel | None = None) -> dict[str
     version = fitted.metadata.get("version")
     # the fingerprint names the model itself (same rows, other parameters: another model)
     model_key = fitted.metadata.get("fingerprint") or version
-    clock = _Clock({})
+    clock = _Clock()
     with store.warehouse(settings, read_only=False) as conn, _threads(settings):
         horizon = store.horizon(conn)
         customers, todo, full = store.plan_scoring(
@@ -285,8 +285,9 @@ class _Clock:
     """Adds the wall and CPU seconds (all threads) since its last call to a named phase: the
     scoring step's timing log."""
 
-    def __init__(self, phases: dict[str, list[float]]) -> None:
-        self.phases, self.last = phases, (time.perf_counter(), time.process_time())
+    def __init__(self) -> None:
+        self.phases: dict[str, list[float]] = {}
+        self.last = (time.perf_counter(), time.process_time())
 
     def __call__(self, phase: str) -> None:
         now = (time.perf_counter(), time.process_time())
