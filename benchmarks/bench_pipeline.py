@@ -72,14 +72,48 @@ def running_task(airflow_db: Path) -> tuple[str, str] | None:
     return (str(row[0]), str(row[1])) if row else None
 
 
-class RssSampler(threading.Thread):
-    """Samples the RSS of a process tree and keeps the peak per (day, running DAG task)."""
+def _tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of a process, its reaped children and its live children.
 
-    def __init__(self, pid: int, airflow_db: Path) -> None:
+    Reaped children's time is in the parent's ``children_*`` fields, so the figure only grows:
+    a Postgres backend or a dbt subprocess that ended still counts.
+    """
+    try:
+        root = psutil.Process(pid)
+        times = root.cpu_times()
+        total = times.user + times.system + times.children_user + times.children_system
+        children = root.children(recursive=True)
+    except psutil.Error:
+        return 0.0
+    for child in children:
+        with contextlib.suppress(psutil.Error):
+            t = child.cpu_times()
+            total += t.user + t.system
+    return total
+
+
+def postmaster_pid(pgdata: Path) -> int | None:
+    """The embedded server's postmaster (first line of ``postmaster.pid``), if it runs."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        return int((pgdata / "postmaster.pid").read_text().splitlines()[0])
+    return None
+
+
+class Sampler(threading.Thread):
+    """Samples a process tree every 50 ms: peak RSS and CPU seconds per (day, running DAG task),
+    plus the Postgres server's CPU in the same intervals.
+
+    CPU against wall shows how many of the machine's cores a task keeps busy, which is what
+    decides whether running tasks side by side could help.
+    """
+
+    def __init__(self, pid: int, airflow_db: Path, server_pid: int | None) -> None:
         super().__init__(daemon=True)
-        self.pid, self.airflow_db = pid, airflow_db
+        self.pid, self.airflow_db, self.server_pid = pid, airflow_db, server_pid
         self.peak_by_task: dict[tuple[str, str], int] = {}
+        self.cpu_by_task: dict[tuple[str, str], list[float]] = {}
         self.peak = 0
+        self.cpu = [0.0, 0.0]  # pipeline, server: over the whole run
         self.stop = threading.Event()
 
     def _rss(self) -> int:
@@ -94,14 +128,27 @@ class RssSampler(threading.Thread):
                 total += proc.memory_info().rss
         return total
 
+    def _cpu(self) -> tuple[float, float]:
+        server = _tree_cpu(self.server_pid) if self.server_pid else 0.0
+        return _tree_cpu(self.pid), server
+
     def run(self) -> None:
         task = None
+        before = self._cpu()
         while not self.stop.is_set():
             rss = self._rss()
             task = running_task(self.airflow_db) or task
+            now = self._cpu()
+            # the pipeline's tree can lose a child's time between samples (not yet reaped)
+            delta = [max(0.0, a - b) for a, b in zip(now, before, strict=True)]
+            before = now
             self.peak = max(self.peak, rss)
+            self.cpu = [c + d for c, d in zip(self.cpu, delta, strict=True)]
             if task is not None:
                 self.peak_by_task[task] = max(self.peak_by_task.get(task, 0), rss)
+                spent = self.cpu_by_task.setdefault(task, [0.0, 0.0])
+                spent[0] += delta[0]
+                spent[1] += delta[1]
             time.sleep(0.05)
 
 
@@ -201,8 +248,10 @@ def amplify_complaints(settings: Settings, day: date, factor: int) -> dict[str, 
     return out
 
 
-def run_days(settings: Settings, dates: list[date], log: Path) -> tuple[float, int, list]:
-    """The days through the DAG in one measured subprocess; (seconds, peak RSS, per-day rows)."""
+def run_days(
+    settings: Settings, dates: list[date], log: Path, pgdata: Path
+) -> tuple[float, Sampler, list]:
+    """The days through the DAG in one measured subprocess; (seconds, the sampler, per day)."""
     airflow_db = settings.airflow_home / "airflow.db"
     command = [
         sys.executable,
@@ -218,7 +267,7 @@ def run_days(settings: Settings, dates: list[date], log: Path) -> tuple[float, i
         proc = subprocess.Popen(
             command, env=_environment(settings), stdout=out, stderr=subprocess.STDOUT
         )
-    sampler = RssSampler(proc.pid, airflow_db)
+    sampler = Sampler(proc.pid, airflow_db, postmaster_pid(pgdata))
     sampler.start()
     status = proc.wait()
     seconds = time.perf_counter() - started
@@ -234,6 +283,7 @@ def run_days(settings: Settings, dates: list[date], log: Path) -> tuple[float, i
         for task, wall in durations.items():
             n = rows.get(task)
             peak = sampler.peak_by_task.get((day.isoformat(), task))
+            cpu, server_cpu = sampler.cpu_by_task.get((day.isoformat(), task), (0.0, 0.0))
             tasks.append(
                 {
                     "task": task,
@@ -242,15 +292,19 @@ def run_days(settings: Settings, dates: list[date], log: Path) -> tuple[float, i
                     "rows_per_s": round(n / wall) if n and wall > 0 else None,
                     # None: the task ended between two samples
                     "peak_rss_mb": None if peak is None else round(peak / 2**20),
+                    "cpu_s": round(cpu, 2),
+                    "server_cpu_s": round(server_cpu, 2),
                 }
             )
         stages: dict[str, dict[str, Any]] = {}
         for t in tasks:
             stage = stages.setdefault(
-                stage_of(t["task"]), {"rows": 0, "seconds": 0.0, "peak_rss_mb": None}
+                stage_of(t["task"]),
+                {"rows": 0, "seconds": 0.0, "peak_rss_mb": None, "cpu_s": 0.0, "server_cpu_s": 0.0},
             )
             stage["rows"] += t["rows"] or 0
-            stage["seconds"] = round(stage["seconds"] + t["seconds"], 2)
+            for field in ("seconds", "cpu_s", "server_cpu_s"):
+                stage[field] = round(stage[field] + t[field], 2)
             if t["peak_rss_mb"] is not None:
                 stage["peak_rss_mb"] = max(stage["peak_rss_mb"] or 0, t["peak_rss_mb"])
         for stage in stages.values():
@@ -269,13 +323,28 @@ def run_days(settings: Settings, dates: list[date], log: Path) -> tuple[float, i
                 "tasks": tasks,
             }
         )
-    return seconds, round(sampler.peak / 2**20), days
+    return seconds, sampler, days
+
+
+CPU_HEADER = f"{'CPU s':>8}{'server s':>10}{'cores':>7}"
+
+
+def _cpu_cells(row: dict[str, Any]) -> str:
+    """CPU of the pipeline process tree and of the Postgres server while the row ran, and the
+    cores both kept busy on average (CPU / wall)."""
+    wall = row["seconds"]
+    cores = (row["cpu_s"] + row["server_cpu_s"]) / wall if wall > 0.2 else None
+    shown = "" if cores is None else f"{cores:.2f}"
+    return f"{row['cpu_s']:>8.1f}{row['server_cpu_s']:>10.1f}{shown:>7}"
 
 
 def print_stages(results: list[dict[str, Any]]) -> None:
     """Per stage and day: the load stage is transform + load (the transform streams batches
     into the loader inside the load tasks)."""
-    print(f"\n  {'day':<12}{'stage':<11}{'rows':>11}{'wall s':>9}{'rows/s':>12}{'peak RSS MB':>13}")
+    print(
+        f"\n  {'day':<12}{'stage':<11}{'rows':>11}{'wall s':>9}{'rows/s':>12}{'peak RSS MB':>13}"
+        f"{CPU_HEADER}"
+    )
     for result in results:
         for name, st in result["stages"].items():
             rows = f"{st['rows']:,}" if st["rows"] else ""
@@ -283,6 +352,7 @@ def print_stages(results: list[dict[str, Any]]) -> None:
             rss = "" if st["peak_rss_mb"] is None else f"{st['peak_rss_mb']:,}"
             print(
                 f"  {result['day']:<12}{name:<11}{rows:>11}{st['seconds']:>9.2f}{rate:>12}{rss:>13}"
+                f"{_cpu_cells(st)}"
             )
 
 
@@ -291,12 +361,12 @@ def print_day(result: dict[str, Any]) -> None:
         f"\n{result['day']}: tasks {result['dag_seconds']:.1f}s,"
         f" peak RSS {result['peak_rss_mb']:,} MB"
     )
-    print(f"  {'task':<34}{'rows':>11}{'wall s':>9}{'rows/s':>12}{'peak RSS MB':>13}")
+    print(f"  {'task':<34}{'rows':>11}{'wall s':>9}{'rows/s':>12}{'peak RSS MB':>13}{CPU_HEADER}")
     for t in result["tasks"]:
         rows = "" if t["rows"] is None else f"{t['rows']:,}"
         rate = "" if t["rows_per_s"] is None else f"{t['rows_per_s']:,}"
         rss = "" if t["peak_rss_mb"] is None else f"{t['peak_rss_mb']:,}"
-        print(f"  {t['task']:<34}{rows:>11}{t['seconds']:>9.2f}{rate:>12}{rss:>13}")
+        print(f"  {t['task']:<34}{rows:>11}{t['seconds']:>9.2f}{rate:>12}{rss:>13}{_cpu_cells(t)}")
 
 
 def main() -> int:
@@ -336,7 +406,10 @@ def main() -> int:
         )
         if amplified:
             print(f"complaints x10: {amplified} ({sum(amplified.values()):,} rows)")
-        seconds, peak, results = run_days(settings, dates, root / "pipeline.log")
+        seconds, sampler, results = run_days(
+            settings, dates, root / "pipeline.log", root / "pgdata"
+        )
+        peak = round(sampler.peak / 2**20)
         for result in results:
             print_day(result)
         print_stages(results)
@@ -352,6 +425,11 @@ def main() -> int:
         f" included), {rows:,} source rows loaded"
         f" ({rows / end_to_end:,.0f} rows/s); peak RSS {peak:,} MB"
     )
+    cpu, server_cpu = sampler.cpu
+    print(
+        f"CPU: pipeline {cpu:,.0f} s + Postgres server {server_cpu:,.0f} s ="
+        f" {(cpu + server_cpu) / end_to_end:.2f} of {psutil.cpu_count()} cores busy on average"
+    )
     if args.scale == 1 and not args.ten_x:
         verdict = "met" if end_to_end <= TARGET_SECONDS and peak <= TARGET_RSS_MB else "NOT met"
         print(f"target (<= {TARGET_SECONDS}s, <= {TARGET_RSS_MB:,} MB): {verdict}")
@@ -365,6 +443,8 @@ def main() -> int:
         "end_to_end_seconds": round(end_to_end, 1),
         "rows_loaded": rows,
         "peak_rss_mb": peak,
+        "cpu_s": round(sampler.cpu[0], 1),
+        "server_cpu_s": round(sampler.cpu[1], 1),
         "days": results,
     }
     RESULTS.mkdir(exist_ok=True)
