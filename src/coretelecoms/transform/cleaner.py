@@ -459,7 +459,10 @@ def plain_address_stages(expr: pl.Expr, prefix: str) -> Stages:
 
     Where it is not null it equals :func:`parse_address`, at a third of the cost: one split,
     one short anchored match and fixed-width slices from the end instead of a capturing regex
-    (:meth:`DataCleaner.clean_column` sends the other shapes to the full parser).
+    (:meth:`DataCleaner.clean_column` sends the other shapes to the full parser). The raw
+    value is split as it is, without the full parser's strip (a copy of every value): leading
+    blanks go with the street's own strip, and trailing ones fail the anchored match, so such a
+    value takes the full parser.
     """
     lines, street, last, code = (f"{prefix}{n}" for n in ("lines", "street", "last", "code"))
     split = pl.col(lines).struct
@@ -480,7 +483,7 @@ def plain_address_stages(expr: pl.Expr, prefix: str) -> Stages:
     )
     return (
         [
-            [address_value(expr).str.splitn("\n", 2).alias(lines)],
+            [expr.str.splitn("\n", 2).alias(lines)],
             [
                 split.field("field_0").str.strip_chars().alias(street),
                 split.field("field_1").alias(last),

@@ -447,8 +447,16 @@ def _plain_address(values: list[str | None]) -> pl.Series:
 
 
 def test_plain_address_path_takes_only_the_everyday_shape() -> None:
-    everyday = ["317 Paul Turnpike\nDarrenland, NY 13297", "PSC 2383, Box 3666\nAPO AA 12094"]
+    everyday = [
+        "317 Paul Turnpike\nDarrenland, NY 13297",
+        "PSC 2383, Box 3666\nAPO AA 12094",
+        " \t317 Paul Turnpike\nDarrenland, NY 13297",  # leading blanks: the street is stripped
+    ]
     others = [
+        "1 Main\nTown, NY 12345 ",  # trailing blanks: the full parser strips them
+        "1 Main\nTown, NY 12345\n",
+        " \n1 Main\nTown, NY 12345",  # a blank first line
+        "\n",
         "1 Main\n2nd Floor\nTown, NY 12345",  # three lines
         "1 Main\nTown, NY 12345-6789",  # ZIP+4
         "1 Main\nTown, ny 12345",  # lower-case code
@@ -474,6 +482,13 @@ def test_clean_column_equals_the_full_rule_on_real_and_odd_shapes(field: Field) 
         "0f8fad5b-d9cb-469f-a165-70867728950e",
         "1 Main St \r\nTown, NY 12345",
         "1 Main St\n  Town , NY 12345",
+        "\t1 Main St\nTown, NY 12345 ",
+        " \n1 Main\nTown, NY 12345",
+        "1 Main\nTown, NY 12345\n",
+        "  \n  ",
+        "\n",
+        "",
+        None,
     ]
     column = pl.Series(field.raw, values, dtype=pl.String)
     expected = (
