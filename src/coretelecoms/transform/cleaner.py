@@ -13,7 +13,7 @@ Reference facts (allowed values, state codes, email typo domains) come from
 :mod:`coretelecoms.contracts`; this module only says how to apply them.
 
 Speed without changing a result: columns that repeat few values are cleaned once per distinct
-value (:func:`per_distinct_columns`, :data:`REPEATING_RULES`); UUIDs, timestamps and ids take a
+value (:class:`DistinctMemo`, :data:`REPEATING_RULES`); UUIDs, timestamps and ids take a
 cheap path for their everyday shape, the full rule only on the other values
 (:meth:`DataCleaner.stages`), and addresses the full rule once per distinct other value
 (:meth:`DataCleaner.clean_column`).

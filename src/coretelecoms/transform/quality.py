@@ -159,9 +159,10 @@ class DataQualityChecker:
     def _annotate(self, frame: pl.DataFrame) -> pl.LazyFrame:
         """Add presence, cleaned, plausibility and final-value columns for every field.
 
-        :data:`REPEATING_RULES` are cleaned once per distinct value of the batch (presence with
-        them, in the same lookup); rules with a fast path through
-        :meth:`DataCleaner.clean_column`; the others per row, in stages where they share work.
+        :data:`REPEATING_RULES` are cleaned once per distinct value, remembered from batch to
+        batch of the version (:class:`DistinctMemo`; presence with them, in the same lookup);
+        rules with a fast path through :meth:`DataCleaner.clean_column`; the others per row, in
+        stages where they share work.
         Only the lookups depend on the batch: the other expressions are built once per checker
         (:meth:`_levels`), since building them costs more Python than a small batch's work.
         """
