@@ -13,7 +13,7 @@ Reference facts (allowed values, state codes, email typo domains) come from
 :mod:`coretelecoms.contracts`; this module only says how to apply them.
 
 Speed without changing a result: columns that repeat few values are cleaned once per distinct
-value (:func:`per_distinct_columns`, :data:`REPEATING_RULES`); UUIDs, timestamps and ids take a
+value (:class:`DistinctMemo`, :data:`REPEATING_RULES`); UUIDs, timestamps and ids take a
 cheap path for their everyday shape, the full rule only on the other values
 (:meth:`DataCleaner.stages`), and addresses the full rule once per distinct other value
 (:meth:`DataCleaner.clean_column`).
@@ -23,6 +23,7 @@ Tests hold all of them equal to the plain rules.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable
 
 import polars as pl
@@ -84,6 +85,24 @@ def has_text(expr: pl.Expr) -> pl.Expr:
     return (expr.str.strip_chars().str.len_bytes() > 0).fill_null(False)
 
 
+def _distinct_table(
+    frame: pl.DataFrame, name: str, rule: Callable[[pl.Expr], pl.Expr]
+) -> pl.LazyFrame:
+    """The distinct values of column ``name`` (null included) and their cleaned values
+    (``__new``)."""
+    values = frame.lazy().select(pl.col(name).unique())
+    return values.with_columns(rule(pl.col(name)).alias("__new"))
+
+
+def _looked_up(expr: pl.Expr, table: pl.DataFrame, name: str) -> pl.Expr:
+    """``expr`` mapped through ``table`` (of :func:`_distinct_table`); null where a value is
+    not in it (null is a value there like any other)."""
+    mapped = table.get_column("__new")
+    return expr.replace_strict(
+        table.get_column(name), mapped, default=None, return_dtype=mapped.dtype
+    )
+
+
 def per_distinct_columns(
     frame: pl.DataFrame, rules: dict[str, Callable[[pl.Expr], pl.Expr]]
 ) -> dict[str, pl.Expr]:
@@ -103,19 +122,95 @@ def per_distinct_columns(
     """
     names = list(rules)
     tables = pl.collect_all(
-        (
-            frame.lazy().select(pl.col(n).unique()).with_columns(rules[n](pl.col(n)).alias("__new"))
-            for n in names
-        ),
+        (_distinct_table(frame, n, rules[n]) for n in names),
         engine="in-memory",  # small queries: the streaming engine's set-up costs more than them
     )
-    out = {}
-    for name, table in zip(names, tables, strict=True):
-        values, mapped = table.get_column(name), table.get_column("__new")
-        out[name] = pl.col(name).replace_strict(
-            values, mapped, default=None, return_dtype=mapped.dtype
+    return {
+        name: _looked_up(pl.col(name), table, name)
+        for name, table in zip(names, tables, strict=True)
+    }
+
+
+MEMO_MAX_VALUES = 100_000
+"""Most distinct values :class:`DistinctMemo` remembers of one column; a column with more is
+not a repeating one in this source, and is cleaned batch by batch instead."""
+
+
+class DistinctMemo:
+    """:func:`per_distinct_columns` for the batches of one source version, remembering the
+    cleaned distinct values from batch to batch.
+
+    Finding a batch's distinct values is a hash pass over every row (about as much as the
+    lookup itself), and the repeating columns of one version keep the same few values in every
+    batch. So once a column's values are known, a batch is only looked up; the rows whose value
+    was not known (a lookup misses: null there) are few, and only their distinct values are
+    cleaned and added. The rules are value-wise, so a value's cleaned value is the same
+    whichever batch first met it: the results do not depend on the batch order or on which
+    thread got there first. Safe to share between threads.
+    """
+
+    def __init__(self, rules: dict[str, Callable[[pl.Expr], pl.Expr]]) -> None:
+        self._rules = rules
+        self._tables: dict[str, pl.DataFrame] = {}
+        self._per_batch: set[str] = set()  # columns with too many values to remember
+        self._lock = threading.Lock()
+
+    def columns(self, frame: pl.DataFrame) -> dict[str, pl.Series]:
+        """``rules[name](pl.col(name))`` evaluated on ``frame``, one Series per column."""
+        with self._lock:
+            tables = dict(self._tables)
+            per_batch = set(self._per_batch)
+        fresh = [n for n in self._rules if n not in tables or n in per_batch]
+        for name, table in zip(
+            fresh,
+            pl.collect_all(
+                (_distinct_table(frame, n, self._rules[n]) for n in fresh), engine="in-memory"
+            ),
+            strict=True,
+        ):
+            tables[name] = table
+        looked = frame.select(
+            _looked_up(pl.col(n), tables[n], n).alias(n) for n in self._rules
+        ).get_columns()
+        out = {s.name: s for s in looked}
+        # Lookups that missed: values this batch has that the remembered tables lack.
+        missed = [n for n in self._rules if n not in fresh and out[n].null_count()]
+        added = pl.collect_all(
+            (
+                _distinct_table(frame.filter(out[n].is_null()).select(n), n, self._rules[n])
+                for n in missed
+            ),
+            engine="in-memory",
         )
-    return out
+        for name, extra in zip(missed, added, strict=True):
+            miss = pl.lit(out[name]).is_null()
+            out[name] = frame.select(
+                pl.when(miss)
+                .then(_looked_up(pl.col(name), extra, name))
+                .otherwise(pl.lit(out[name]))
+                .alias(name)
+            ).to_series()
+            tables[name] = pl.concat([tables[name], extra])
+        self._remember({n: tables[n] for n in [*fresh, *missed]})
+        return out
+
+    def _remember(self, tables: dict[str, pl.DataFrame]) -> None:
+        with self._lock:
+            for name, table in tables.items():
+                if name in self._per_batch:
+                    continue
+                known = self._tables.get(name)
+                # another thread may have added some of the same values meanwhile
+                merged = (
+                    table
+                    if known is None
+                    else pl.concat([known, table]).unique(name, keep="first", maintain_order=True)
+                )
+                if merged.height > MEMO_MAX_VALUES:
+                    self._per_batch.add(name)
+                    self._tables.pop(name, None)
+                else:
+                    self._tables[name] = merged
 
 
 def _through_stages(
@@ -172,7 +267,10 @@ def text_id_of_stripped(stripped: pl.Expr) -> pl.Expr:
     strips four times (Polars evaluates a sub-expression once per use), so the checker stages
     the stripped value as a column and finishes here."""
     size = stripped.str.len_bytes()
-    fits = (size <= MAX_TEXT_ID_CHARS) | (stripped.str.len_chars() <= MAX_TEXT_ID_CHARS)
+    # characters counted only where the bytes are too many (a character is 1-4 bytes): the
+    # count is a scan of the value, the byte length is not
+    chars = pl.when(size > MAX_TEXT_ID_CHARS).then(stripped).str.len_chars()
+    fits = (size <= MAX_TEXT_ID_CHARS) | (chars <= MAX_TEXT_ID_CHARS)
     return pl.when((size > 0) & fits).then(stripped)
 
 
@@ -361,7 +459,10 @@ def plain_address_stages(expr: pl.Expr, prefix: str) -> Stages:
 
     Where it is not null it equals :func:`parse_address`, at a third of the cost: one split,
     one short anchored match and fixed-width slices from the end instead of a capturing regex
-    (:meth:`DataCleaner.clean_column` sends the other shapes to the full parser).
+    (:meth:`DataCleaner.clean_column` sends the other shapes to the full parser). The raw
+    value is split as it is, without the full parser's strip (a copy of every value): leading
+    blanks go with the street's own strip, and trailing ones fail the anchored match, so such a
+    value takes the full parser.
     """
     lines, street, last, code = (f"{prefix}{n}" for n in ("lines", "street", "last", "code"))
     split = pl.col(lines).struct
@@ -382,7 +483,7 @@ def plain_address_stages(expr: pl.Expr, prefix: str) -> Stages:
     )
     return (
         [
-            [address_value(expr).str.splitn("\n", 2).alias(lines)],
+            [expr.str.splitn("\n", 2).alias(lines)],
             [
                 split.field("field_0").str.strip_chars().alias(street),
                 split.field("field_1").alias(last),
@@ -576,6 +677,7 @@ __all__ = [
     "ADDRESS_PARTS",
     "REPEATING_RULES",
     "DataCleaner",
+    "DistinctMemo",
     "blank_to_null",
     "clean_date",
     "clean_email",

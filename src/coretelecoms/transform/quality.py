@@ -42,10 +42,10 @@ from coretelecoms.transform.cleaner import (
     ADDRESS_PARTS,
     REPEATING_RULES,
     DataCleaner,
+    DistinctMemo,
     format_address,
     has_text,
     is_state_code,
-    per_distinct_columns,
 )
 
 SOURCE_ROW = "_source_row"
@@ -117,6 +117,15 @@ class DataQualityChecker:
                 contract.field(f.not_before)  # KeyError names a contract typo early
         self._fast = [f for f in contract.fields if DataCleaner.has_fast_path(f)]
         self._repeating = [f for f in contract.fields if f.rule in REPEATING_RULES]
+        # cleaned once per distinct value, remembered from batch to batch of the version
+        self._distinct = DistinctMemo(
+            {
+                f.raw: lambda v, f=f: pl.struct(
+                    DataCleaner.clean(f, v).alias("cleaned"), has_text(v).alias("present")
+                )
+                for f in self._repeating
+            }
+        )
 
     # -- expressions -----------------------------------------------------------------------
     # Built once per checker (the Transformer keeps one per source version): they depend on the
@@ -150,30 +159,24 @@ class DataQualityChecker:
     def _annotate(self, frame: pl.DataFrame) -> pl.LazyFrame:
         """Add presence, cleaned, plausibility and final-value columns for every field.
 
-        :data:`REPEATING_RULES` are cleaned once per distinct value of the batch (presence with
-        them, in the same lookup); rules with a fast path through
-        :meth:`DataCleaner.clean_column`; the others per row, in stages where they share work.
+        :data:`REPEATING_RULES` are cleaned once per distinct value, remembered from batch to
+        batch of the version (:class:`DistinctMemo`; presence with them, in the same lookup);
+        rules with a fast path through :meth:`DataCleaner.clean_column`; the others per row, in
+        stages where they share work.
         Only the lookups depend on the batch: the other expressions are built once per checker
         (:meth:`_levels`), since building them costs more Python than a small batch's work.
         """
         stage_levels, after_lookup = self._levels
+        lookups = self._distinct.columns(frame)
         lf = frame.with_columns(
-            DataCleaner.clean_column(f, frame.get_column(f.raw)).alias(_cleaned(f))
-            for f in self._fast
+            *(
+                DataCleaner.clean_column(f, frame.get_column(f.raw)).alias(_cleaned(f))
+                for f in self._fast
+            ),
+            *(lookups[f.raw].alias(_lookup(f)) for f in self._repeating),
         ).lazy()
         for level in stage_levels:
             lf = lf.with_columns(level)
-        lookups = per_distinct_columns(
-            frame,
-            {
-                f.raw: lambda v, f=f: pl.struct(
-                    DataCleaner.clean(f, v).alias("cleaned"), has_text(v).alias("present")
-                )
-                for f in self._repeating
-            },
-        )
-        if lookups:
-            lf = lf.with_columns(lookups[f.raw].alias(_lookup(f)) for f in self._repeating)
         for level in after_lookup:
             lf = lf.with_columns(level)
         return lf

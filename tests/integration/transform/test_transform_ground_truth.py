@@ -22,6 +22,7 @@ from coretelecoms.contracts import CONTRACTS
 from coretelecoms.extract import extract_entity
 from coretelecoms.simulate import simulate
 from coretelecoms.transform import Transformer
+from coretelecoms.transform.quality import DataQualityChecker
 from coretelecoms.transform.transformer import MANIFEST_NAME
 
 DAY = date(2025, 11, 20)
@@ -182,3 +183,21 @@ def test_reading_bronze_once_or_slice_by_slice_gives_the_same_output(
     in_memory = _run(tmp_path, source, entity, batch_size, transform_in_memory_rows=rows)
     sliced = _run(tmp_path, source, entity, batch_size, transform_in_memory_rows=rows - 1)
     _assert_same_output(in_memory, sliced, 3)
+
+
+@pytest.mark.parametrize("entity", [*COMPLAINTS, "customers", "agents"])
+def test_a_checker_remembering_distinct_values_checks_each_batch_as_a_fresh_one(
+    transformed, entity: str
+) -> None:
+    """The checker of a version remembers the cleaned distinct values of its repeating columns
+    from batch to batch; every batch of the simulated day must come out as if checked alone."""
+    _, _, batches = transformed[entity]
+    contract, day = CONTRACTS[entity], batches[0].source.logical_date
+    rows = pl.concat([b.originals for b in batches])
+    parts = [rows.slice(offset, 97) for offset in range(0, rows.height, 97)]
+    shared = DataQualityChecker(contract, day)
+    for part in [*parts, *parts]:  # twice: the second time every value is remembered
+        remembered = shared.check(part)
+        alone = DataQualityChecker(contract, day).check(part)
+        for frame in ("clean", "rejects", "issues"):
+            assert_frame_equal(getattr(remembered, frame), getattr(alone, frame))

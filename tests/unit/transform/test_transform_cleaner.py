@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
 
 import polars as pl
 import pytest
@@ -17,9 +18,11 @@ from coretelecoms.contracts.reference import (
     EXPERIENCE_LEVELS,
     RESOLUTION_STATUSES,
 )
+from coretelecoms.transform import cleaner
 from coretelecoms.transform.cleaner import (
     ADDRESS_PARTS,
     DataCleaner,
+    DistinctMemo,
     clean_date,
     clean_email,
     clean_enum,
@@ -401,6 +404,40 @@ def test_per_distinct_on_an_empty_column_keeps_the_rule_type() -> None:
     assert out.schema == pl.Schema({"v": pl.Int32})
 
 
+MEMO_RULES = {
+    "v": lambda v: pl.struct(clean_int_id(v).alias("cleaned"), v.is_null().alias("null")),
+    "w": lambda v: pl.struct(clean_enum(v, COMPLAINT_CATEGORIES).alias("cleaned")),
+}
+MEMO_BATCHES = [
+    {"v": ["1000", "1000.0", "x"], "w": ["payments", "Payments", "Roaming"]},
+    {"v": ["1000", "x", "1000"], "w": ["Payments", "payments", "payments"]},  # all known
+    {"v": [None, "7", "1000"], "w": [None, "", "payments"]},  # new values, null among them
+    {"v": [], "w": []},
+    {"v": ["7", None, "8"], "w": ["Roaming", None, "roaming "]},
+]
+
+
+@pytest.mark.parametrize("most", [100_000, 4, 2], ids=["remembered", "outgrown", "too-many"])
+def test_distinct_memo_gives_the_rule_result_for_every_batch(monkeypatch, most) -> None:
+    monkeypatch.setattr(cleaner, "MEMO_MAX_VALUES", most)
+    memo = DistinctMemo(MEMO_RULES)
+    for batch in [*MEMO_BATCHES, *MEMO_BATCHES]:  # twice: the second round is all known
+        frame = pl.DataFrame(batch, schema={"v": pl.String, "w": pl.String})
+        got = memo.columns(frame)
+        for name, rule in MEMO_RULES.items():
+            assert_series_equal(got[name], frame.select(rule(pl.col(name)).alias(name))[name])
+
+
+def test_distinct_memo_shared_by_threads_gives_the_rule_result() -> None:
+    memo = DistinctMemo(MEMO_RULES)
+    frames = [pl.DataFrame(b, schema={"v": pl.String, "w": pl.String}) for b in MEMO_BATCHES * 20]
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(memo.columns, frames))
+    for frame, got in zip(frames, results, strict=True):
+        for name, rule in MEMO_RULES.items():
+            assert_series_equal(got[name], frame.select(rule(pl.col(name)).alias(name))[name])
+
+
 def _plain_address(values: list[str | None]) -> pl.Series:
     stages, final = plain_address_stages(pl.col("a"), "__p_")
     frame = pl.DataFrame({"a": values}, schema={"a": pl.String})
@@ -410,8 +447,16 @@ def _plain_address(values: list[str | None]) -> pl.Series:
 
 
 def test_plain_address_path_takes_only_the_everyday_shape() -> None:
-    everyday = ["317 Paul Turnpike\nDarrenland, NY 13297", "PSC 2383, Box 3666\nAPO AA 12094"]
+    everyday = [
+        "317 Paul Turnpike\nDarrenland, NY 13297",
+        "PSC 2383, Box 3666\nAPO AA 12094",
+        " \t317 Paul Turnpike\nDarrenland, NY 13297",  # leading blanks: the street is stripped
+    ]
     others = [
+        "1 Main\nTown, NY 12345 ",  # trailing blanks: the full parser strips them
+        "1 Main\nTown, NY 12345\n",
+        " \n1 Main\nTown, NY 12345",  # a blank first line
+        "\n",
         "1 Main\n2nd Floor\nTown, NY 12345",  # three lines
         "1 Main\nTown, NY 12345-6789",  # ZIP+4
         "1 Main\nTown, ny 12345",  # lower-case code
@@ -437,6 +482,13 @@ def test_clean_column_equals_the_full_rule_on_real_and_odd_shapes(field: Field) 
         "0f8fad5b-d9cb-469f-a165-70867728950e",
         "1 Main St \r\nTown, NY 12345",
         "1 Main St\n  Town , NY 12345",
+        "\t1 Main St\nTown, NY 12345 ",
+        " \n1 Main\nTown, NY 12345",
+        "1 Main\nTown, NY 12345\n",
+        "  \n  ",
+        "\n",
+        "",
+        None,
     ]
     column = pl.Series(field.raw, values, dtype=pl.String)
     expected = (
@@ -482,6 +534,8 @@ ODD_STAGED = [
     None,
     "  C01 ",
     "é" * 200,  # 400 bytes, 200 characters: still an id
+    "x" * 256,
+    "x" * 257,
     "é" * 257,
 ]
 
