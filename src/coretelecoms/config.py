@@ -80,7 +80,7 @@ class Settings(BaseSettings):
         description="DuckDB compression methods the warehouse writers skip (comma-separated; "
         "empty: DuckDB's choice). Choosing and applying FSST to every string column was about "
         "60% of the CPU of writing a table (docs/warehouse.md, round 4); without it the file "
-        "is ~3.5x larger and scans are no slower.",
+        "is ~3x larger and scans are no slower.",
     )
     risk_train_customers: int = Field(
         default=200_000,
