@@ -75,6 +75,13 @@ class Settings(BaseSettings):
         description="Cap on DuckDB's buffer pool for the warehouse load and dbt; larger work "
         "spills to disk instead of growing the process (DuckDB's own default is 80% of RAM).",
     )
+    duckdb_disabled_compression: str = Field(
+        default="fsst,dict_fsst",
+        description="DuckDB compression methods the warehouse writers skip (comma-separated; "
+        "empty: DuckDB's choice). Choosing and applying FSST to every string column was about "
+        "60% of the CPU of writing a table (docs/warehouse.md, round 4); without it the file "
+        "is ~3x larger and scans are no slower.",
+    )
     risk_train_customers: int = Field(
         default=200_000,
         gt=0,

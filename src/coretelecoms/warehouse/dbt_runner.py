@@ -74,6 +74,7 @@ def dbt_env(settings: Settings) -> dict[str, str]:
         "DO_NOT_TRACK": "1",
         "CORETELECOMS_DUCKDB_PATH": str(settings.duckdb_path),
         "CORETELECOMS_DUCKDB_MEMORY_LIMIT": settings.duckdb_memory_limit,
+        "CORETELECOMS_DUCKDB_DISABLED_COMPRESSION": settings.duckdb_disabled_compression,
         "CORETELECOMS_RAW_SCHEMA": "raw",
     }
     if settings.warehouse == "snowflake":

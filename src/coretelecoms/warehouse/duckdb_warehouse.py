@@ -14,6 +14,7 @@ change set) and the upsert deletes a key before inserting it; the dbt staging te
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import duckdb
@@ -24,6 +25,22 @@ from coretelecoms.warehouse.tables import WATERMARK_TABLE, RawTable
 log = logging.getLogger(__name__)
 
 RAW_SCHEMA = "raw"
+_METHODS = re.compile(r"^[a-z_]*(,[a-z_]+)*$")
+
+
+def set_disabled_compression(conn: duckdb.DuckDBPyConnection, methods: str) -> None:
+    """Skip ``methods`` (e.g. ``fsst,dict_fsst``) when this instance writes tables.
+
+    A ``SET``, not a ``duckdb.connect`` config entry: DuckDB 2.0 accepts the entry there and
+    ignores it (checked with ``pragma_storage_info``). dbt-duckdb applies profile ``settings``
+    with ``SET`` on every cursor, so profiles.yml can carry it directly.
+
+    Raises:
+        ValueError: ``methods`` is not a comma-separated list of method names.
+    """
+    if not _METHODS.match(methods):
+        raise ValueError(f"not a list of DuckDB compression methods: {methods!r}")
+    conn.execute(f"set disabled_compression_methods = '{methods}'")
 
 
 def _q(name: str) -> str:
@@ -39,13 +56,18 @@ class DuckDBWarehouse:
     """
 
     def __init__(
-        self, path: Path, schema: str = RAW_SCHEMA, memory_limit: str | None = None
+        self,
+        path: Path,
+        schema: str = RAW_SCHEMA,
+        memory_limit: str | None = None,
+        disabled_compression: str = "",
     ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.schema = schema
         config = {"memory_limit": memory_limit} if memory_limit else {}
         self._conn = duckdb.connect(str(path), config=config)
+        set_disabled_compression(self._conn, disabled_compression)
 
     def close(self) -> None:
         self._conn.close()

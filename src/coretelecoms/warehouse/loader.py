@@ -80,7 +80,11 @@ def open_warehouse(settings: Settings) -> Warehouse:
     from coretelecoms.warehouse.duckdb_warehouse import DuckDBWarehouse
 
     assert settings.duckdb_path is not None
-    return DuckDBWarehouse(Path(settings.duckdb_path), memory_limit=settings.duckdb_memory_limit)
+    return DuckDBWarehouse(
+        Path(settings.duckdb_path),
+        memory_limit=settings.duckdb_memory_limit,
+        disabled_compression=settings.duckdb_disabled_compression,
+    )
 
 
 def _spooled_ahead(

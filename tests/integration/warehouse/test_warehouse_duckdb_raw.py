@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from coretelecoms.warehouse.duckdb_warehouse import DuckDBWarehouse
 from coretelecoms.warehouse.tables import RAW_TABLES, WATERMARK_TABLE
@@ -80,3 +81,38 @@ def test_memory_limit_caps_the_loader_connection(tmp_path: Path) -> None:
     limit = wh._conn.execute("select current_setting('memory_limit')").fetchone()[0]
     wh.close()
     assert limit.replace(" ", "") in {"512.0MiB", "488.2MiB", "512MB", "488.2MB"}
+
+
+def _string_compressions(wh: DuckDBWarehouse) -> set[str]:
+    conn = wh._conn
+    conn.execute(
+        "create table raw.s as select md5(cast(i as varchar)) as v from range(100000) t(i)"
+    )
+    conn.execute("checkpoint")
+    rows = conn.execute(
+        "select distinct compression from pragma_storage_info('raw.s') "
+        "where segment_type = 'VARCHAR'"
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+@pytest.mark.parametrize(
+    ("disabled", "expected"),
+    [("fsst,dict_fsst", {"Uncompressed"}), ("", {"DICT_FSST"})],
+    ids=["fsst-disabled", "duckdb-default"],
+)
+def test_disabled_compression_reaches_the_loader_connection(
+    tmp_path: Path, disabled: str, expected: set[str]
+) -> None:
+    """FSST costs most of a write's CPU (docs/warehouse.md, round 4); the loader can skip it."""
+    wh = DuckDBWarehouse(tmp_path / "w.duckdb", disabled_compression=disabled)
+    wh.ensure_tables(RAW_TABLES)
+    try:
+        assert _string_compressions(wh) == expected
+    finally:
+        wh.close()
+
+
+def test_disabled_compression_rejects_anything_but_method_names(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="compression methods"):
+        DuckDBWarehouse(tmp_path / "w.duckdb", disabled_compression="fsst'; drop table x; --")
