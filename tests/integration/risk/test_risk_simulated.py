@@ -202,6 +202,85 @@ def test_a_removed_customer_alone_still_rewrites_the_table(simulated_gold, score
     assert _gold(settings, SCORES).equals(original)
 
 
+CRASH_IN_FINISH = """
+import os, sys
+from contextlib import contextmanager
+from coretelecoms.config import Settings
+from coretelecoms.risk import store, training
+
+opened = store.warehouse
+
+
+class Crashing:
+    \"\"\"The warehouse connection, but the process dies when the new scores table is written
+    and about to be swapped in (the transaction is open, nothing committed).\"\"\"
+
+    def __init__(self, conn):
+        self.conn = conn
+
+    def execute(self, query, *args, **kwargs):
+        if query.lstrip().startswith("alter table"):
+            os._exit(9)
+        return self.conn.execute(query, *args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.conn, name)
+
+
+@contextmanager
+def crashing(settings, *, read_only=True):
+    with opened(settings, read_only=read_only) as conn:
+        yield Crashing(conn)
+
+
+store.warehouse = crashing
+training.score(Settings(home=sys.argv[1]))
+"""
+
+
+def test_a_crash_while_the_scores_are_written_leaves_the_table_and_a_rerun_converges(
+    simulated_gold, scored
+) -> None:
+    """Killed after the new table is written, before it replaces the old one: the old table
+    and its bookkeeping stay, no half-written table is left, and the rerun writes the table
+    scoring everyone would."""
+    import subprocess
+    import sys
+
+    settings = simulated_gold.settings
+    original = _gold(settings, SCORES)
+    state = _gold(settings, f"select * from {store.STATE_SCHEMA}.{store.SCORED_TABLE}")
+    # a third of the customers look changed to the scorer (same features, so same scores)
+    _write(
+        settings,
+        f"update {store.STATE_SCHEMA}.{store.SCORED_TABLE} set features_hash = "
+        "features_hash + 1 where hash(customer_id) % 3 = 0",
+    )
+    marked = _gold(settings, f"select * from {store.STATE_SCHEMA}.{store.SCORED_TABLE}")
+    crash = subprocess.run(
+        [sys.executable, "-c", CRASH_IN_FINISH, str(settings.home)],
+        check=False,
+        capture_output=True,
+    )
+    assert crash.returncode == 9, crash.stderr.decode()[-2000:]
+    assert _gold(settings, SCORES).equals(original)
+    assert _gold(settings, f"select * from {store.STATE_SCHEMA}.{store.SCORED_TABLE}").equals(
+        marked
+    )
+    left = _gold(
+        settings,
+        "select table_name from information_schema.tables where table_name = "
+        f"'{store.NEW_SCORES_TABLE}'",
+    )
+    assert left.is_empty()
+    rerun = training.score(settings)
+    assert 0 < rerun["rescored_customers"] < original["customer_id"].n_unique()
+    assert _gold(settings, SCORES).equals(original)
+    assert _gold(
+        settings, f"select * from {store.STATE_SCHEMA}.{store.SCORED_TABLE} order by all"
+    ).equals(state.sort(state.columns))
+
+
 def test_model_is_reused_only_while_its_training_input_is_unchanged(
     simulated_gold, trained, scored
 ) -> None:
