@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 AGENTS_SHEET_TITLE = "CORETELECOMMS AGENTS"
@@ -21,6 +21,22 @@ SOURCE_DATABASE = "coretelecoms_source"
 CONFORMANCE_DATABASE = "coretelecoms"
 # Batches the silver loader applies at once (Settings.load_connections; Loader's default).
 DEFAULT_LOAD_CONNECTIONS = 2
+_COMPRESSION_METHODS = re.compile(r"^([a-z_]+(,[a-z_]+)*)?$")
+
+
+def compression_methods(value: str) -> str:
+    """``value`` as DuckDB's ``disabled_compression_methods`` list: lower case, no blanks.
+
+    Checked when settings are read, so a typo fails the run at start-up rather than at the
+    warehouse load after extract and transform, and the loader and dbt get the same value.
+
+    Raises:
+        ValueError: not a comma-separated list of method names.
+    """
+    methods = re.sub(r"\s+", "", value).lower()
+    if not _COMPRESSION_METHODS.match(methods):
+        raise ValueError(f"not a list of DuckDB compression methods: {value!r}")
+    return methods
 
 
 class Settings(BaseSettings):
@@ -147,6 +163,11 @@ class Settings(BaseSettings):
 
     # notifications
     slack_webhook_url: SecretStr | None = None
+
+    @field_validator("duckdb_disabled_compression")
+    @classmethod
+    def _compression_methods(cls, value: str) -> str:
+        return compression_methods(value)
 
     @model_validator(mode="after")
     def _derive_locations(self) -> Settings:

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from coretelecoms.cli import app
@@ -42,3 +43,19 @@ def test_info_json_masks_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert data["pg_dsn"] == "postgresql://app:***@db/x"
     assert data["snowflake_password"] == "***"
     assert data["lake_uri"] == str(tmp_path / "lake")
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("FSST", "fsst"), ("fsst, dict_fsst", "fsst,dict_fsst"), ("", "")],
+)
+def test_duckdb_compression_methods_are_normalised_once_for_loader_and_dbt(
+    raw: str, expected: str
+) -> None:
+    assert Settings(duckdb_disabled_compression=raw).duckdb_disabled_compression == expected
+
+
+@pytest.mark.parametrize("raw", [",fsst", "fsst;", "fsst'; drop table x; --"])
+def test_a_bad_duckdb_compression_list_fails_when_settings_are_read(raw: str) -> None:
+    with pytest.raises(ValidationError, match="compression methods"):
+        Settings(duckdb_disabled_compression=raw)

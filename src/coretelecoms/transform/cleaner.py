@@ -103,42 +103,23 @@ def _looked_up(expr: pl.Expr, table: pl.DataFrame, name: str) -> pl.Expr:
     )
 
 
-def per_distinct_columns(
-    frame: pl.DataFrame, rules: dict[str, Callable[[pl.Expr], pl.Expr]]
-) -> dict[str, pl.Expr]:
-    """``rules[name](pl.col(name))`` per column, evaluated once per distinct value.
-
-    Most columns repeat a handful of values (a batch of 100 000 call logs has five spellings of
-    the category and a hundred agent ids), so the regex and parsing work scales with the
-    distinct values rather than the rows; what remains per row is one hash lookup. Each rule
-    must be value-wise (its result for a value depends on that value alone, and null stays
-    null), as every cleaning rule is. On a column of mostly distinct values (ids, emails) it
-    costs more than the rule itself: use it for :data:`REPEATING_RULES`. The distinct values
-    enter the returned expressions as literals, so they are only valid on ``frame``.
-
-    The distinct values and their cleaned values of all columns come from one ``collect_all``
-    on the in-memory engine (the streaming engine's set-up costs ~0.5 ms a query, more than
-    the query itself).
-    """
-    names = list(rules)
-    tables = pl.collect_all(
-        (_distinct_table(frame, n, rules[n]) for n in names),
-        engine="in-memory",  # small queries: the streaming engine's set-up costs more than them
-    )
-    return {
-        name: _looked_up(pl.col(name), table, name)
-        for name, table in zip(names, tables, strict=True)
-    }
-
-
 MEMO_MAX_VALUES = 100_000
 """Most distinct values :class:`DistinctMemo` remembers of one column; a column with more is
 not a repeating one in this source, and is cleaned batch by batch instead."""
 
 
 class DistinctMemo:
-    """:func:`per_distinct_columns` for the batches of one source version, remembering the
-    cleaned distinct values from batch to batch.
+    """``rules[name](pl.col(name))`` per column, evaluated once per distinct value, remembering
+    the cleaned distinct values from batch to batch of one source version.
+
+    Most columns repeat a handful of values (a batch of 100 000 call logs has five spellings of
+    the category and a hundred agent ids), so the regex and parsing work scales with the
+    distinct values rather than the rows; what remains per row is one hash lookup. Each rule
+    must be value-wise (its result for a value depends on that value alone), as every cleaning
+    rule is. On a column of mostly distinct values (ids, emails) it costs more than the rule
+    itself: use it for :data:`REPEATING_RULES`. A rule should give a non-null result (the
+    checker wraps its rules in a struct): a null result looks like a lookup that missed, which
+    stays correct but cleans that value again in every batch.
 
     Finding a batch's distinct values is a hash pass over every row (about as much as the
     lookup itself), and the repeating columns of one version keep the same few values in every
@@ -547,7 +528,7 @@ REPEATING_RULES = frozenset(
 )
 """Rules whose columns repeat few values in every source (names are drawn from a first- and a
 last-name list, dates from days, ids from a hundred agents): the checker cleans them once per
-distinct value (:func:`per_distinct_columns`). Ids, timestamps, emails and addresses are nearly all
+distinct value (:class:`DistinctMemo`). Ids, timestamps, emails and addresses are nearly all
 distinct and are cleaned per row."""
 
 
@@ -568,7 +549,7 @@ class DataCleaner:
         column :meth:`email_lowered` holds the trimmed, lower-cased value. TIMESTAMP and UUID
         are staged to take the everyday shape without copies (:func:`timestamp_stages`,
         :func:`uuid_stages`). The other rules have no stages (the checker cleans
-        :data:`REPEATING_RULES` with :func:`per_distinct_columns`).
+        :data:`REPEATING_RULES` with :class:`DistinctMemo`).
         """
         if field.rule is Rule.EMAIL:
             lowered = DataCleaner.email_lowered(prefix)
@@ -692,7 +673,6 @@ __all__ = [
     "has_text",
     "is_state_code",
     "parse_address",
-    "per_distinct_columns",
     "plain_address_stages",
     "text_id_of_stripped",
     "timestamp_stages",

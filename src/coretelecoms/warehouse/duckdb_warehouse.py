@@ -14,18 +14,17 @@ change set) and the upsert deletes a key before inserting it; the dbt staging te
 from __future__ import annotations
 
 import logging
-import re
 from pathlib import Path
 
 import duckdb
 
+from coretelecoms.config import compression_methods
 from coretelecoms.warehouse.silver import ChangeSet
 from coretelecoms.warehouse.tables import WATERMARK_TABLE, RawTable
 
 log = logging.getLogger(__name__)
 
 RAW_SCHEMA = "raw"
-_METHODS = re.compile(r"^[a-z_]*(,[a-z_]+)*$")
 
 
 def set_disabled_compression(conn: duckdb.DuckDBPyConnection, methods: str) -> None:
@@ -38,9 +37,7 @@ def set_disabled_compression(conn: duckdb.DuckDBPyConnection, methods: str) -> N
     Raises:
         ValueError: ``methods`` is not a comma-separated list of method names.
     """
-    if not _METHODS.match(methods):
-        raise ValueError(f"not a list of DuckDB compression methods: {methods!r}")
-    conn.execute(f"set disabled_compression_methods = '{methods}'")
+    conn.execute(f"set disabled_compression_methods = '{compression_methods(methods)}'")
 
 
 def _q(name: str) -> str:
