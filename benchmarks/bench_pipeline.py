@@ -136,12 +136,20 @@ class Sampler(threading.Thread):
         server = _tree_cpu(self.server_pid) if self.server_pid else 0.0
         return _tree_cpu(self.pid), server
 
-    def _add_cpu(self, task: tuple[str, str] | None, delta: list[float]) -> None:
+    def _charge_cpu(
+        self, task: tuple[str, str] | None, before: tuple[float, float]
+    ) -> tuple[float, float]:
+        """Add the CPU spent since ``before`` to the run and to ``task``; returns the new
+        reading (the next call's ``before``)."""
+        now = self._cpu()
+        # the pipeline's tree can lose a child's time between samples (not yet reaped)
+        delta = [max(0.0, a - b) for a, b in zip(now, before, strict=True)]
         self.cpu = [c + d for c, d in zip(self.cpu, delta, strict=True)]
         if task is not None:
             spent = self.cpu_by_task.setdefault(task, [0.0, 0.0])
             spent[0] += delta[0]
             spent[1] += delta[1]
+        return now
 
     def run(self) -> None:
         task = None
@@ -155,13 +163,9 @@ class Sampler(threading.Thread):
                 self.peak_by_task[task] = max(self.peak_by_task.get(task, 0), rss)
             n += 1
             if n % self.CPU_EVERY == 0:
-                now = self._cpu()
-                # the pipeline's tree can lose a child's time between samples (not yet reaped)
-                self._add_cpu(task, [max(0.0, a - b) for a, b in zip(now, before, strict=True)])
-                before = now
+                before = self._charge_cpu(task, before)
             time.sleep(0.05)
-        now = self._cpu()
-        self._add_cpu(task, [max(0.0, a - b) for a, b in zip(now, before, strict=True)])
+        self._charge_cpu(task, before)
 
 
 def task_rows(airflow_db: Path, day: date) -> dict[str, int]:
