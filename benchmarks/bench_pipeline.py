@@ -54,6 +54,8 @@ from coretelecoms.reliability.chaos import (
     stage_of,
 )
 
+from machine import describe, summary_line
+
 RESULTS = Path(__file__).parent / "results"
 TARGET_SECONDS = 180
 TARGET_RSS_MB = 3 * 1024
@@ -395,6 +397,9 @@ def main() -> int:
     parser.add_argument("--root", type=Path, help="Work folder (default: a temporary one).")
     args = parser.parse_args()
     from coretelecoms.pipeline.airflow_runner import migrate_metadata_db
+
+    machine = describe()
+    print(summary_line(machine))
     from coretelecoms.simulate import simulate
 
     root = args.root or Path(tempfile.mkdtemp(prefix="coretelecoms-bench-"))
@@ -454,7 +459,7 @@ def main() -> int:
         "scale": args.scale,
         "batch_size": args.batch_size,
         "seed": args.seed,
-        "machine": {"cpus": psutil.cpu_count(), "load_avg_at_end": list(psutil.getloadavg())},
+        "machine": {**machine, "load_avg_at_end": list(psutil.getloadavg())},
         "amplified": amplified,
         "end_to_end_seconds": round(end_to_end, 1),
         "rows_loaded": rows,

@@ -39,6 +39,8 @@ from coretelecoms.extract.s3 import S3Extractor
 from coretelecoms.transform import Transformer
 from coretelecoms.transform.batch import SourceVersion
 
+from machine import describe, summary_line
+
 DAY = date(2025, 11, 20)
 FULL_ROWS = {
     "customers": 2_500_000,
@@ -322,6 +324,7 @@ def main() -> None:
         print(json.dumps(run_one(args.workdir, args.run_one, args.batch_size, args.workers)))
         return
 
+    print(summary_line(describe()))
     with tempfile.TemporaryDirectory(prefix="bench-transform-") as tmp:
         workdir = args.workdir or Path(tmp)
         t0 = time.perf_counter()

@@ -46,6 +46,8 @@ from coretelecoms.load import apply_migrations
 from coretelecoms.warehouse import load_warehouse, run_dbt
 from coretelecoms.warehouse.checksums import gold_checksums
 
+from machine import describe, summary_line
+
 FIRST_DAY = date(2025, 11, 20)
 FULL = {"customers": 2_500_000, "call": 379_000, "web_form": 279_000, "social_media": 38_000}
 AGENTS = 100
@@ -361,6 +363,9 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     import pgserver
 
+    machine = describe()
+    print(summary_line(machine), file=sys.stderr)
+
     key = _cache_key(args.scale, args.days)
     prefix = f"bench_wh_{key}"
     with tempfile.TemporaryDirectory(prefix="bench-warehouse-") as tmp:
@@ -406,6 +411,7 @@ def main() -> None:
         "silver_build_or_cache_s": round(silver_s, 1),
         "target_s_at_scale_1": 60,
         "cpu_count": os.cpu_count(),
+        "machine_at_start": machine,
         "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
     }
     if checksums is not None:
