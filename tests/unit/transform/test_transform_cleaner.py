@@ -38,6 +38,7 @@ from coretelecoms.transform.cleaner import (
     format_address,
     parse_address,
     plain_address_stages,
+    validate_email,
 )
 
 
@@ -622,3 +623,42 @@ def test_email_typos_only_leaves_nul_values_unvalidated() -> None:
         apply(fix_email_typos_only, values).to_list() != apply(fix_email_domain, values).to_list()
     )
     assert apply(clean_email, values).to_list() == [None, None]
+
+
+# validate_email before the "no .." search was folded into its pattern
+_EMAIL_BEFORE = (
+    r"^[a-z0-9_%+\-](?:[a-z0-9._%+\-]*[a-z0-9_%+\-])?"
+    r"@(?:[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?\.)+[a-z]{2,}$"
+)
+
+
+def _validate_before(email: pl.Expr) -> pl.Expr:
+    return pl.when(
+        email.str.contains(_EMAIL_BEFORE) & ~email.str.contains("..", literal=True)
+    ).then(email)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    values=st.lists(
+        st.one_of(
+            st.text(alphabet="ab.@-_%+Z0 é\n", max_size=14),
+            st.from_regex(r"[a.\-_]{0,4}@[a.\-]{0,5}\.[a-z.]{0,4}", fullmatch=True),
+            st.sampled_from(
+                [
+                    "a..b@x.com",
+                    ".a@x.com",
+                    "a.@x.com",
+                    "a@x..com",
+                    "a@.x.com",
+                    "a@x.com.",
+                    "a.b@x.co",
+                ]
+            ),
+        ),
+        max_size=12,
+    )
+)
+def test_email_validation_in_one_pattern_equals_the_former_two_checks(values) -> None:
+    values = [*values, *ODD_EMAILS, "a..b@x.com", "a.b.c@x-y.z.com", "a@x..com", "a@-x.com"]
+    assert_series_equal(apply(validate_email, values), apply(_validate_before, values))
