@@ -15,6 +15,7 @@ from coretelecoms.contracts import AGENTS, CALL_LOGS, CUSTOMERS, Rule
 from coretelecoms.contracts.base import Field
 from coretelecoms.contracts.reference import (
     COMPLAINT_CATEGORIES,
+    EMAIL_DOMAIN_FIXES,
     EXPERIENCE_LEVELS,
     RESOLUTION_STATUSES,
 )
@@ -32,9 +33,12 @@ from coretelecoms.transform.cleaner import (
     clean_timestamp,
     clean_us_state_name,
     clean_uuid,
+    fix_email_domain,
+    fix_email_typos_only,
     format_address,
     parse_address,
     plain_address_stages,
+    validate_email,
 )
 
 
@@ -550,3 +554,111 @@ def test_staged_rules_equal_the_plain_rule(field: Field, values) -> None:
     expected = column.to_frame().select(DataCleaner.clean(field, pl.col(field.raw)))
     assert DataCleaner.stages(field, pl.col(field.raw), "__s_")[0]  # really staged
     assert_series_equal(DataCleaner.clean_column(field, column), expected.to_series())
+
+
+EMAIL = CUSTOMERS.field("email")
+ODD_EMAILS = [
+    *(f"jane.doe{i}@{bad}" for i, bad in enumerate(EMAIL_DOMAIN_FIXES)),
+    *(f"JANE@{bad.upper()}" for bad in EMAIL_DOMAIN_FIXES),
+    *(f"jane@{good}" for good in set(EMAIL_DOMAIN_FIXES.values())),
+    "john@example.om",
+    "john@example.om.om",
+    "john@gmail.om.co",
+    "john@sub.gmail.om",  # ".om", not the "@gmail.om" typo
+    "john@xgmail.om",
+    "john@gmail.comm",
+    "john@.om",
+    "@gmail.om",
+    ".om",
+    "om",
+    "jane.doe.gmail.om",  # no "@"
+    "jane.doe.gmail.com",
+    "jane@doe@gmail.om",  # several "@"
+    "jane@gmail.om@gmail.om",
+    "jane@@gmail.om",
+    "jane@",
+    "@",
+    "  Jane.Doe@GMAIL.OM\t",
+    "jane@gmail.om\nx",
+    "jane@gmail.om\n",
+    "ÉLODIE@GMAIL.OM",
+    "jane.om\x00x@gmail.com",  # NUL inside: the sentinel table reaches into the value
+    "jane@gmail.om\x00",
+    "\x00@gmail.om",
+    "jane@gmail.co\x00m",
+    "",
+    "   ",
+    None,
+]
+EMAILS = st.builds(
+    lambda local, at, domain, pad: f"{pad}{local}{at}{domain}{pad}",
+    st.from_regex(r"[A-Za-z0-9._@\x00é]{0,8}", fullmatch=True),
+    st.sampled_from(["@", "", "@@", "@x@"]),
+    st.one_of(
+        st.sampled_from([*EMAIL_DOMAIN_FIXES, *EMAIL_DOMAIN_FIXES.values(), "x.om", ".om"]),
+        st.from_regex(r"[A-Za-z.\x00]{0,6}(\.om|\.co|om)?", fullmatch=True),
+    ).map(lambda d: d.upper() if len(d) % 3 == 0 else d),
+    st.sampled_from(["", " ", "\t"]),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(values=st.lists(st.one_of(EMAILS, st.sampled_from(ODD_EMAILS)), max_size=12))
+def test_staged_email_equals_the_plain_rule(values) -> None:
+    column = pl.Series(EMAIL.raw, [*ODD_EMAILS, *values], dtype=pl.String)
+    expected = column.to_frame().select(clean_email(pl.col(EMAIL.raw)))
+    assert DataCleaner.stages(EMAIL, pl.col(EMAIL.raw), "__s_")[0]  # really staged
+    assert_series_equal(DataCleaner.clean_column(EMAIL, column), expected.to_series())
+    # and the repair stage itself, on every value without a NUL
+    lowered = column.filter(~column.str.contains("\x00", literal=True)).str.to_lowercase()
+    assert_series_equal(
+        apply(fix_email_typos_only, lowered.to_list()), apply(fix_email_domain, lowered.to_list())
+    )
+
+
+def test_email_typos_only_leaves_nul_values_unvalidated() -> None:
+    # where the repair stages differ (a NUL inside), both fail validation
+    values = ["jane.om\x00x@gmail.com", "a@b.com\x00"]
+    assert (
+        apply(fix_email_typos_only, values).to_list() != apply(fix_email_domain, values).to_list()
+    )
+    assert apply(clean_email, values).to_list() == [None, None]
+
+
+# validate_email before the "no .." search was folded into its pattern
+_EMAIL_BEFORE = (
+    r"^[a-z0-9_%+\-](?:[a-z0-9._%+\-]*[a-z0-9_%+\-])?"
+    r"@(?:[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?\.)+[a-z]{2,}$"
+)
+
+
+def _validate_before(email: pl.Expr) -> pl.Expr:
+    return pl.when(
+        email.str.contains(_EMAIL_BEFORE) & ~email.str.contains("..", literal=True)
+    ).then(email)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    values=st.lists(
+        st.one_of(
+            st.text(alphabet="ab.@-_%+Z0 é\n", max_size=14),
+            st.from_regex(r"[a.\-_]{0,4}@[a.\-]{0,5}\.[a-z.]{0,4}", fullmatch=True),
+            st.sampled_from(
+                [
+                    "a..b@x.com",
+                    ".a@x.com",
+                    "a.@x.com",
+                    "a@x..com",
+                    "a@.x.com",
+                    "a@x.com.",
+                    "a.b@x.co",
+                ]
+            ),
+        ),
+        max_size=12,
+    )
+)
+def test_email_validation_in_one_pattern_equals_the_former_two_checks(values) -> None:
+    values = [*values, *ODD_EMAILS, "a..b@x.com", "a.b.c@x-y.z.com", "a@x..com", "a@-x.com"]
+    assert_series_equal(apply(validate_email, values), apply(_validate_before, values))
