@@ -205,7 +205,7 @@ def write_inputs(workdir: Path, scale: float) -> dict[str, SourceVersion]:
     """Bronze for every entity, written by the pipeline's own extractor from synthetic sources.
 
     The bronze files are what the transform really reads: ``write_parquet`` of the extractor
-    (snappy, one row group per parsed chunk: ~16 MB of CSV text, or a whole JSON file), not a
+    (LZ4, one row group per parsed chunk: ~16 MB of CSV text, or a whole JSON file), not a
     Polars default (zstd, 512 k-row groups), whose decoding costs differ. The Postgres table of
     web forms is staged as the CSV its ``COPY`` would give and read by the bucket extractor:
     the same parser and chunking (``csv_batches``), without a database; the synthetic rows hold

@@ -482,9 +482,10 @@ def write_parquet(staged: StagedSource, dest: Path) -> int:
         [pa.field(c, pa.string()) for c in staged.columns] + [pa.field(SOURCE_ROW, pa.int64())]
     )
     rows = 0
-    # snappy: ~10x cheaper to write than zstd here for ~1.5x the size; bronze is written once
-    # and read once by the transform, so the write time matters more (see the decision note).
-    with pq.ParquetWriter(dest, schema, compression="snappy") as writer:
+    # lz4: the size of snappy (+3 %), a little cheaper to write, and a third to a half cheaper
+    # for the transform to decode (call logs 150 -> 95 ns a row); zstd is 40 % smaller but
+    # decodes no faster than snappy. Measured in the decision note.
+    with pq.ParquetWriter(dest, schema, compression="lz4") as writer:
         for batch in staged.batches():
             n = batch.num_rows
             if n == 0:
