@@ -12,9 +12,10 @@ with versions as (
         {{ is_current }} as is_current,
         lead({{ valid_from }}) over (partition by {{ key }} order by {{ valid_from }}) as next_from
     from {{ model }}
-    {%- if since_tested %}
+    {%- set watermark = tested_watermark(model) if since_tested else -1 %}
+    {%- if watermark >= 0 %}
     where {{ key }} in (
-        select {{ key }} from {{ model }} where _change_seq > {{ tested_watermark(model) }}
+        select {{ key }} from {{ model }} where _change_seq > {{ watermark }}
     )
     {%- endif %}
 ),
