@@ -103,6 +103,17 @@ def test_dbt_build_passes_on_the_snowflake_target(snow: SnowScenario) -> None:
     assert counts["success"] == 17 + 2  # models + the on-run-start / on-run-end hooks
 
 
+def test_tested_watermark_is_recorded_and_used_on_the_snowflake_target(snow: SnowScenario) -> None:
+    """The hooks and since_tested tests (macros/tested_watermarks.sql) are portable: the build
+    recorded dim_customer's maximum, and a build reading it (scoped tests) passes."""
+    (top,) = snow.query("select max(_change_seq) from GOLD.DIM_CUSTOMER")
+    assert snow.query("select model_name, change_seq from DBT_STATE.TESTED_WATERMARKS") == [
+        ("dim_customer", top[0])
+    ]
+    rebuilt = run_dbt(snow.settings, ["build", "--select", "dim_customer"], FAKESNOW_VARS)
+    assert set(rebuilt.counts) == {"success", "pass"}, rebuilt.counts
+
+
 def test_address_change_joins_complaints_to_the_version_valid_at_request(
     snow: SnowScenario,
 ) -> None:
