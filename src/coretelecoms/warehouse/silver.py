@@ -14,6 +14,7 @@ cannot happen there; do not run them concurrently.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,7 +95,34 @@ class SilverReader:
             cols, ident, where
         )
         with path.open("wb") as out, self._conn.cursor().copy(copy) as cp:
-            for chunk in cp:
-                out.write(chunk)
+            _drain(self._conn.pgconn, cp, int(count), out.write)
         log.info("silver %s: %d changed rows after seq %d", table.name, count, after_seq)
         return ChangeSet(table, after_seq, int(max_seq), int(count), path)
+
+
+def _drain(pgconn: psycopg.pq.abc.PGconn, cp: psycopg.Copy, rows: int, write: Callable) -> None:
+    """Pass the ``rows`` rows of a ``COPY TO STDOUT`` to ``write``, one libpq call per row.
+
+    Iterating the ``Copy`` object costs ~1 µs of Python per row (its generator and wait loop), a
+    third of the client CPU of a first load (2.5 M customers: 2.7-3.2 vs 1.8-2.3 CPU s, same
+    bytes). Rows libpq has already received are taken straight from ``pgconn.get_copy_data``
+    without blocking; only when none is buffered yet does ``Copy.read`` wait for the next one,
+    and it also consumes the end of the COPY, so psycopg's state stays its own. ``rows`` comes
+    from the count in the same snapshot, so the COPY yields exactly that many.
+
+    Raises:
+        psycopg.OperationalError: the COPY ended before ``rows`` rows (it cannot in one
+            REPEATABLE READ snapshot; a dropped connection would).
+    """
+    get_copy_data = pgconn.get_copy_data
+    for _ in range(rows):
+        nbytes, data = get_copy_data(1)  # 1: never block
+        if nbytes == 0:  # nothing buffered yet: let psycopg wait for the next row
+            data = cp.read()
+        elif nbytes < 0:
+            data = b""
+        if not data:
+            raise psycopg.OperationalError(f"COPY ended before {rows} rows")
+        write(data)
+    if cp.read():
+        raise psycopg.OperationalError(f"COPY returned more than {rows} rows")

@@ -104,4 +104,4 @@ RAW_TABLES: tuple[RawTable, ...] = (
         ("agent_id", "valid_from"),
     ),
 )
-"""Load order: parents first (not required by the warehouse, but it reads naturally)."""
+"""Parents first (reads naturally); the loader moves them in ``loader.load_order`` (large first)."""

@@ -91,7 +91,7 @@ def test_dbt_build_passes_every_model_and_test(scenario: Scenario) -> None:
     counts = scenario.builds["day3"].counts
     assert set(counts) == {"success", "pass"}, counts
     assert counts["pass"] == 44  # data tests (docs/warehouse.md: which ones, and why not more)
-    assert counts["success"] == 17
+    assert counts["success"] == 17 + 2  # models + the on-run-start / on-run-end hooks
     nodes = scenario.builds["day3"].nodes
     for model in (
         "dim_customer",
@@ -295,8 +295,63 @@ def test_a_duplicate_raw_key_fails_a_gold_grain_test(scenario: Scenario, tmp_pat
     with pytest.raises(DbtError) as info:
         run_dbt(copy, ["build"])
     failed = " ".join(info.value.failed_nodes)
-    assert "unique_dim_customer_customer_key" in failed
+    assert "unique_since_tested_dim_customer_customer_key" in failed
+    assert "scd2_contiguous_dim_customer_customer_id" in failed
     assert "unique_fct_complaint_lifecycle_complaint_key" in failed
+    # the failing customers stay in the tests' scope: the next build, with nothing new to
+    # load, fails again (the tested watermark only moves when all of a model's tests pass)
+    with pytest.raises(DbtError) as again:
+        run_dbt(copy, ["build", "--select", "dim_customer"])
+    assert "unique_since_tested_dim_customer_customer_key" in " ".join(again.value.failed_nodes)
+
+
+def _tested_watermarks(settings: Settings) -> dict[str, int]:
+    conn = duckdb.connect(str(settings.duckdb_path), read_only=True)
+    try:
+        rows = conn.execute("select model_name, change_seq from dbt_state.tested_watermarks")
+        return dict(rows.fetchall())
+    finally:
+        conn.close()
+
+
+def test_tested_watermark_is_the_tested_state_and_a_full_build_forgets_it(
+    scenario: Scenario, tmp_path: Path
+) -> None:
+    """dim_customer's since_tested tests check the customers rebuilt since its tests last all
+    passed (macros/tested_watermarks.sql): the recorded watermark is the table's maximum after
+    its tests pass, and a full build (first build, --full-refresh) re-tests every row."""
+    # the scenario ends with a `run --full-refresh`, which forgot the watermark of its `build`
+    assert _tested_watermarks(scenario.settings) == {}
+    home = tmp_path / "home"
+    home.mkdir()
+    copy = Settings(home=home, pg_dsn=scenario.settings.pg_dsn)
+    Path(copy.duckdb_path).write_bytes(Path(scenario.settings.duckdb_path).read_bytes())
+    run_dbt(copy, ["test", "--select", "dim_customer"])
+    conn = duckdb.connect(str(copy.duckdb_path), read_only=True)
+    (top,) = conn.execute("select max(_change_seq) from gold.dim_customer").fetchone()
+    conn.close()
+    assert _tested_watermarks(copy) == {"dim_customer": top}
+
+    # a row written outside a build, below the watermark, is out of the incremental scope...
+    conn = duckdb.connect(str(copy.duckdb_path))
+    conn.execute(
+        "insert into gold.dim_customer select * from gold.dim_customer order by _change_seq limit 1"
+    )
+    conn.close()
+    run_dbt(copy, ["test", "--select", "dim_customer"])
+    # ...and found again once a full build has forgotten the watermark
+    run_dbt(copy, ["run", "--select", "dim_customer", "--full-refresh"])
+    assert _tested_watermarks(copy) == {}
+    conn = duckdb.connect(str(copy.duckdb_path))
+    conn.execute(
+        "insert into gold.dim_customer select * from gold.dim_customer order by _change_seq limit 1"
+    )
+    conn.close()
+    with pytest.raises(DbtError) as info:
+        run_dbt(copy, ["test", "--select", "dim_customer"])
+    failed = " ".join(info.value.failed_nodes)
+    assert "unique_since_tested_dim_customer_customer_key" in failed
+    assert "scd2_contiguous_dim_customer_customer_id" in failed
 
 
 def test_dbt_failure_names_the_failing_node(scenario: Scenario) -> None:

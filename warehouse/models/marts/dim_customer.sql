@@ -1,4 +1,6 @@
+{#- forget_tested_watermark: a full build re-tests every customer (macros/tested_watermarks.sql) -#}
 {{ scd2_dimension_config('customer_id') }}
+{{ config(pre_hook="{{ forget_tested_watermark() }}") }}
 
 {{ scd2_dimension(
     entity=ref('stg_customers'),

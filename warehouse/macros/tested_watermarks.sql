@@ -1,0 +1,100 @@
+{#- Data tests over the rows a build touched, with the meaning of a whole-table test.
+
+    Every daily build tests million-row models whose rows mostly did not change. A test declared
+    with `since_tested: true` (`scd2_contiguous`) or `unique_since_tested` checks only the keys
+    rebuilt since the model's tests last all passed:
+    `dbt_state.tested_watermarks` keeps, per model, its highest `_change_seq` at that moment.
+
+    Why this is the whole-table test: the models using it rebuild a key as a whole (delete+insert
+    by that key), and every rebuilt key has at least one row with a `_change_seq` above the
+    model's previous maximum (see the model's YAML), hence above the recorded watermark, which
+    is never higher. A key with no such row has not been written since all the tests passed on
+    it. So a per-key property (SCD2 windows) fails on the rebuilt keys if it fails anywhere, and a
+    duplicate value needs at least one row of a rebuilt key, whose values are checked against the
+    whole table.
+
+    The watermark only moves forward when every test attached to the model ran and passed in
+    the same invocation (on-run-end), so a failing row stays in scope until it is fixed; a full
+    build of the model (first build, --full-refresh) forgets it (pre-hook), so all rows are
+    tested again. -#}
+
+{% macro tested_watermarks_relation() -%}
+    {{ return(api.Relation.create(database=target.database, schema='dbt_state',
+                                  identifier='tested_watermarks')) }}
+{%- endmacro %}
+
+{#- on-run-start: the state table exists before any test reads it. -#}
+{% macro create_tested_watermarks() -%}
+    {%- set relation = tested_watermarks_relation() -%}
+    {%- do adapter.create_schema(relation) -%}
+    create table if not exists {{ relation }} (
+        model_name {{ dbt.type_string() }},
+        change_seq bigint
+    )
+{%- endmacro %}
+
+{#- pre-hook of a model with since_tested tests: a full build re-tests every row. -#}
+{% macro forget_tested_watermark() -%}
+    {%- if not is_incremental() -%}
+    delete from {{ tested_watermarks_relation() }} where model_name = '{{ this.identifier }}'
+    {%- endif -%}
+{%- endmacro %}
+
+{#- In a test, read when the test is compiled (right before it runs, after its model was
+    built): the model's watermark at its last all-pass test run, -1 when none (no state yet,
+    a full build since, or not executing). -1 means: test the whole table, as the plain tests
+    do (on a first build the scoped form was twice as slow for nothing). A literal also lets
+    the warehouse skip row groups by their `_change_seq` range. -#}
+{% macro tested_watermark(model) -%}
+    {%- if not execute -%}
+        {{ return(-1) }}
+    {%- endif -%}
+    {%- set relation = tested_watermarks_relation() -%}
+    {%- if adapter.get_relation(database=relation.database, schema=relation.schema,
+                                identifier=relation.identifier) is none -%}
+        {{ return(-1) }}
+    {%- endif -%}
+    {%- set result = run_query(
+        "select coalesce(max(change_seq), -1) from " ~ relation
+        ~ " where model_name = '" ~ model.identifier ~ "'") -%}
+    {{ return(result.columns[0].values()[0] | int) }}
+{%- endmacro %}
+
+{#- on-run-end: advance the watermark of each model with since_tested tests when all of its
+    attached tests ran and passed in this invocation. -#}
+{% macro record_tested_watermarks(results) -%}
+    {%- if execute -%}
+        {%- set status = {} -%}
+        {%- for result in results -%}
+            {%- do status.update({result.node.unique_id: result.status}) -%}
+        {%- endfor -%}
+        {%- set models = {} -%}
+        {%- for node in graph.nodes.values()
+               if node.resource_type == 'test' and node.attached_node -%}
+            {%- set entry = models.setdefault(node.attached_node, {'scoped': false, 'passed': true}) -%}
+            {%- set test = node.test_metadata or {} -%}
+            {%- if test.get('name') == 'unique_since_tested'
+                   or test.get('kwargs', {}).get('since_tested') -%}
+                {%- do entry.update({'scoped': true}) -%}
+            {%- endif -%}
+            {%- if status.get(node.unique_id) != 'pass' -%}
+                {%- do entry.update({'passed': false}) -%}
+            {%- endif -%}
+        {%- endfor -%}
+        {%- set statements = [] -%}
+        {%- for model_id, entry in models.items() if entry.scoped and entry.passed -%}
+            {%- set model = graph.nodes[model_id] -%}
+            {%- set relation = api.Relation.create(database=model.database, schema=model.schema,
+                                                   identifier=model.alias) -%}
+            {#- forgotten first: if the insert failed, the next run would test every row -#}
+            {%- do statements.append(
+                "delete from " ~ tested_watermarks_relation()
+                ~ " where model_name = '" ~ model.alias ~ "'") -%}
+            {%- do statements.append(
+                "insert into " ~ tested_watermarks_relation() ~ " (model_name, change_seq) select '"
+                ~ model.alias ~ "', coalesce(max(_change_seq), -1) from " ~ relation) -%}
+        {%- endfor -%}
+        {#- returned, not run here: the hook runner executes (and commits) it -#}
+        {{- statements | join(';\n') -}}
+    {%- endif -%}
+{%- endmacro %}
