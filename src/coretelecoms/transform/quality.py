@@ -516,9 +516,9 @@ class DataQualityChecker:
         )
 
     def unchanged_keys(self, part: pl.DataFrame, keys: pl.DataFrame) -> pl.DataFrame:
-        """Whether each raw key of ``part`` is its own cleaned value (``keys``, its
-        :meth:`clean_keys`), a Boolean column a key field the check takes: what a large version
-        keeps of its cleaned keys, a bit a row (2.5 M customer UUIDs are ~130 MB as text).
+        """Per key field the check takes, whether each raw key of ``part`` is its own cleaned
+        value (``keys``: its :meth:`clean_keys`). What a large version keeps of its cleaned
+        keys: a bit a row, where 2.5 M customer UUIDs are ~130 MB as text;
         :meth:`keys_from_unchanged` gives the cleaned keys back."""
         return pl.DataFrame(
             [

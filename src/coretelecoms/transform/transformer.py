@@ -32,7 +32,9 @@ Workflow for one source version (one bronze Parquet file):
    that also hashes the keys for the duplicate pass; batch 0 is checked as soon as its rows are
    decoded, and each batch waits for the duplicates only to drop them. A larger version
    (customers) has its duplicate pass first and is read slice by slice, so its memory stays
-   bounded by the batches in flight. The output is the same.
+   bounded by the batches in flight. The output is the same. Either way a row's key is cleaned
+   once: the duplicate pass hands the cleaned keys (a small version) or a bit a row saying
+   which raw keys are already clean (a large one) to the batches' checks.
 """
 
 from __future__ import annotations
