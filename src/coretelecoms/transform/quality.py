@@ -59,6 +59,9 @@ DUPLICATE_SCHEMA: dict[str, pl.DataType] = {
 
 _DETAIL_MAX = 200
 _KEY_SLICE = 500_000
+_TEXT_KEY_RULES = frozenset({Rule.UUID, Rule.TEXT_ID})
+"""Key rules whose cleaned value is text, mostly the raw value itself: the check takes such keys
+as the duplicate pass cleaned them (the other key rule, INT_ID, repeats: the memo is cheaper)."""
 
 
 def _present(f: Field) -> str:
@@ -83,6 +86,16 @@ def _lookup(f: Field) -> str:
 
 def _implausible(f: Field) -> str:
     return f"__implausible__{f.name}"
+
+
+def _same(f: Field) -> str:
+    return f"__same__{f.name}"
+
+
+def key_column(f: Field) -> str:
+    """Name of a key field's cleaned column in :meth:`DataQualityChecker.clean_keys`: internal,
+    so it can never be taken for a raw column (raw headers never start with ``__``)."""
+    return f"__key__{f.name}"
 
 
 def _minus_years(day: date, years: int) -> date:
@@ -112,11 +125,14 @@ class DataQualityChecker:
         self.contract = contract
         self.logical_date = logical_date
         self.key_fields = tuple(contract.field(k) for k in contract.natural_key)
+        self.key_columns = tuple(key_column(f) for f in self.key_fields)
         for f in contract.fields:
             if f.not_before is not None:
                 contract.field(f.not_before)  # KeyError names a contract typo early
         self._fast = [f for f in contract.fields if DataCleaner.has_fast_path(f)]
         self._repeating = [f for f in contract.fields if f.rule in REPEATING_RULES]
+        # key fields the check takes from :meth:`clean_keys` when handed them
+        self._handed = [f for f in self.key_fields if f.rule in _TEXT_KEY_RULES]
         # cleaned once per distinct value, remembered from batch to batch of the version
         self._distinct = DistinctMemo(
             {
@@ -140,6 +156,16 @@ class DataQualityChecker:
         return self._natural_key()
 
     @cached_property
+    def _levels(self) -> tuple[list[list[pl.Expr]], list[list[pl.Expr]]]:
+        """(stages, levels after the lookups) of :meth:`_annotate`, for ``with_columns``."""
+        return self._build_levels(())
+
+    @cached_property
+    def _levels_keyed(self) -> tuple[list[list[pl.Expr]], list[list[pl.Expr]]]:
+        """:attr:`_levels` for a frame whose cleaned key fields are handed over."""
+        return self._build_levels(tuple(self._handed))
+
+    @cached_property
     def _specs(self) -> list[tuple[Field, IssueRule, pl.Expr, pl.Expr]]:
         return self._issue_specs()
 
@@ -156,17 +182,20 @@ class DataQualityChecker:
             return pl.col(_cleaned(f)) >= pl.lit(end, dtype=pl.Datetime("us"))
         return None
 
-    def _annotate(self, frame: pl.DataFrame) -> pl.LazyFrame:
+    def _annotate(self, frame: pl.DataFrame, keys: pl.DataFrame | None = None) -> pl.LazyFrame:
         """Add presence, cleaned, plausibility and final-value columns for every field.
 
         :data:`REPEATING_RULES` are cleaned once per distinct value, remembered from batch to
         batch of the version (:class:`DistinctMemo`; presence with them, in the same lookup);
         rules with a fast path through :meth:`DataCleaner.clean_column`; the others per row, in
-        stages where they share work.
+        stages where they share work. ``keys`` (of :meth:`clean_keys`, same rows) are the key
+        fields already cleaned by the duplicate pass: they are taken as they are.
         Only the lookups depend on the batch: the other expressions are built once per checker
-        (:meth:`_levels`), since building them costs more Python than a small batch's work.
+        (:meth:`_build_levels`), since building them costs more Python than a small batch's work.
         """
-        stage_levels, after_lookup = self._levels
+        if keys is not None and keys.height != frame.height:
+            raise ValueError(f"{keys.height} cleaned keys for {frame.height} rows")
+        stage_levels, after_lookup = self._levels if keys is None else self._levels_keyed
         lookups = self._distinct.columns(frame)
         lf = frame.with_columns(
             *(
@@ -174,6 +203,10 @@ class DataQualityChecker:
                 for f in self._fast
             ),
             *(lookups[f.raw].alias(_lookup(f)) for f in self._repeating),
+            *(
+                keys.get_column(key_column(f)).alias(_cleaned(f))
+                for f in (self._handed if keys is not None else ())
+            ),
         ).lazy()
         for level in stage_levels:
             lf = lf.with_columns(level)
@@ -181,16 +214,18 @@ class DataQualityChecker:
             lf = lf.with_columns(level)
         return lf
 
-    @cached_property
-    def _levels(self) -> tuple[list[list[pl.Expr]], list[list[pl.Expr]]]:
-        """(stages, levels after the lookups) of :meth:`_annotate`, for ``with_columns``."""
+    def _build_levels(
+        self, handed: tuple[Field, ...]
+    ) -> tuple[list[list[pl.Expr]], list[list[pl.Expr]]]:
+        """(stages, levels after the lookups) of :meth:`_annotate`; the ``handed`` fields'
+        cleaned columns are given (the check only derives their presence)."""
         fields = self.contract.fields
         fast = self._fast
         lookups = self._repeating
         staged = {
             f: DataCleaner.stages(f, pl.col(f.raw), _stage(f))
             for f in fields
-            if f.rule not in REPEATING_RULES and f not in fast
+            if f.rule not in REPEATING_RULES and f not in fast and f not in handed
         }
         depth = max((len(stages) for stages, _ in staged.values()), default=0)
         stage_levels = [
@@ -216,7 +251,7 @@ class DataQualityChecker:
                     else ~self._cleaned_is_null(f)
                     | has_text(pl.when(self._cleaned_is_null(f)).then(pl.col(f.raw)))
                 ).alias(_present(f))
-                for f in [*staged, *fast]
+                for f in [*staged, *fast, *handed]
             ]
         )
         # Own-value plausibility: future dates, ages.
@@ -354,15 +389,18 @@ class DataQualityChecker:
 
     # -- public API ------------------------------------------------------------------------
 
-    def check(self, frame: pl.DataFrame) -> CheckResult:
+    def check(self, frame: pl.DataFrame, keys: pl.DataFrame | None = None) -> CheckResult:
         """Split raw rows (raw headers + ``_source_row``) into clean rows, rejects and issues.
 
-        Never raises on bad values. Raises ``polars.exceptions.ColumnNotFoundError`` if a raw
-        column of the contract is absent (the Transformer checks the schema first).
+        ``keys``: the rows' cleaned key fields from :meth:`clean_keys`, if the duplicate pass
+        already cleaned them (a key is cleaned once per row, not twice); the result is the
+        same either way. Never raises on bad values. Raises
+        ``polars.exceptions.ColumnNotFoundError`` if a raw column of the contract is absent (the
+        Transformer checks the schema first).
         """
         reason, detail = self._reason_detail
         annotated = (
-            self._annotate(frame)
+            self._annotate(frame, keys)
             .with_columns(
                 reason.alias("__reason"),
                 self._key.alias("__natural_key"),
@@ -420,7 +458,9 @@ class DataQualityChecker:
         ]
         return pl.concat(frames).cast(ISSUE_SCHEMA).sort(SOURCE_ROW, "field")
 
-    def find_duplicates(self, lf: pl.LazyFrame, workers: int = 1) -> pl.DataFrame:
+    def find_duplicates(
+        self, lf: pl.LazyFrame, workers: int = 1, keys: list[pl.DataFrame] | None = None
+    ) -> pl.DataFrame:
         """Duplicate rows of a whole source version (see the module docstring for the rule).
 
         ``lf`` holds the raw rows of the version (raw headers + ``_source_row``). Returns one row
@@ -435,7 +475,9 @@ class DataQualityChecker:
 
         The key slices are independent, so ``workers`` threads hash them at once (each slice's
         decode and key cleaning is mostly single-threaded); results are concatenated in slice
-        order, so the outcome does not depend on ``workers``.
+        order, so the outcome does not depend on ``workers``. If ``keys`` is given, what the
+        batches' checks need of the version's cleaned keys (:meth:`unchanged_keys`, one frame a
+        slice, in row order) is appended to it.
         """
         rows = lf.select(pl.len()).collect().item()
 
@@ -445,29 +487,83 @@ class DataQualityChecker:
         slices = -(-slices // workers) * workers
         size = max(1, -(-rows // slices)) if rows else 1
 
-        def hash_slice(offset: int) -> tuple[pl.Series, pl.Series]:
+        def hash_slice(offset: int) -> tuple[pl.DataFrame | None, tuple[pl.Series, pl.Series]]:
             columns = (SOURCE_ROW, *(f.raw for f in self.key_fields))
-            return self.key_hashes(lf.slice(offset, size).select(columns).collect())
+            part = lf.slice(offset, size).select(columns).collect()
+            cleaned = self.clean_keys(part)
+            unchanged = self.unchanged_keys(part, cleaned) if keys is not None else None
+            return unchanged, self.key_hashes(part, cleaned)
 
         offsets = range(0, rows, size)
         if workers > 1 and len(offsets) > 1:
             with ThreadPoolExecutor(workers, thread_name_prefix="duplicates") as pool:
-                sliced = list(pool.map(hash_slice, offsets))
+                done = list(pool.map(hash_slice, offsets))
         else:
-            sliced = [hash_slice(offset) for offset in offsets]
-        return self.duplicates_of(sliced, lf)
+            done = [hash_slice(offset) for offset in offsets]
+        if keys is not None:
+            keys.extend(unchanged for unchanged, _ in done if unchanged is not None)
+        return self.duplicates_of([hashed for _, hashed in done], lf)
 
-    def key_hashes(self, part: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
+    def clean_keys(self, part: pl.DataFrame) -> pl.DataFrame:
+        """The cleaned natural-key fields of some raw rows (columns :attr:`key_columns`, in
+        row order): what :meth:`key_hashes` hashes, and what :meth:`check` takes instead of
+        cleaning the keys again."""
+        return pl.DataFrame(
+            [
+                DataCleaner.clean_column(f, part.get_column(f.raw)).alias(key_column(f))
+                for f in self.key_fields
+            ]
+        )
+
+    def unchanged_keys(self, part: pl.DataFrame, keys: pl.DataFrame) -> pl.DataFrame:
+        """Per key field the check takes, whether each raw key of ``part`` is its own cleaned
+        value (``keys``: its :meth:`clean_keys`). What a large version keeps of its cleaned
+        keys: a bit a row, where 2.5 M customer UUIDs are ~130 MB as text;
+        :meth:`keys_from_unchanged` gives the cleaned keys back."""
+        return pl.DataFrame(
+            [
+                (keys.get_column(key_column(f)) == part.get_column(f.raw))
+                .fill_null(False)
+                .alias(key_column(f))
+                for f in self._handed
+            ]
+        )
+
+    def keys_from_unchanged(self, frame: pl.DataFrame, unchanged: pl.DataFrame) -> pl.DataFrame:
+        """The cleaned keys :meth:`check` takes for ``frame``, from its rows'
+        :meth:`unchanged_keys`: an unchanged key is its raw value, and only the other rows (a
+        few: padded, upper-case, invalid or missing keys) are cleaned again, then put in place.
+        """
+        if unchanged.height != frame.height:
+            raise ValueError(f"{unchanged.height} key flags for {frame.height} rows")
+        rebuilt = []
+        for f in self._handed:
+            same, raw = unchanged.get_column(key_column(f)), frame.get_column(f.raw)
+            odd = (~same).arg_true()
+            if odd.is_empty():
+                rebuilt.append(raw.alias(key_column(f)))
+                continue
+            # a new column (never ``raw``: ``scatter`` writes in place)
+            kept = pl.DataFrame([raw, same.alias(_same(f))]).select(
+                pl.when(pl.col(_same(f))).then(pl.col(f.raw)).alias(key_column(f))
+            )
+            fixed = raw.gather(odd).to_frame().select(DataCleaner.clean(f, pl.col(f.raw)))
+            rebuilt.append(kept.to_series().scatter(odd, fixed.to_series()))
+        return pl.DataFrame(rebuilt)
+
+    def key_hashes(
+        self, part: pl.DataFrame, keys: pl.DataFrame | None = None
+    ) -> tuple[pl.Series, pl.Series]:
         """``_source_row`` and the 64-bit hash of the cleaned natural key (null where a key
         field is null) of some rows of a version: the first pass of :meth:`find_duplicates`.
+        ``keys``: the rows' :meth:`clean_keys`, if already cleaned.
 
         Row by row, so the hashes of a version's parts, in row order, are those of the whole.
         """
         key_hash = pl.first() if len(self.key_fields) == 1 else pl.struct(pl.all())
         has_key = ~pl.any_horizontal(pl.all().is_null())
-        keys = pl.DataFrame(
-            [DataCleaner.clean_column(f, part.get_column(f.raw)) for f in self.key_fields]
-        )
+        if keys is None:
+            keys = self.clean_keys(part)
         hashed = keys.select(pl.when(has_key).then(key_hash.hash(seed=0))).to_series()
         return part.get_column(SOURCE_ROW).cast(pl.Int64), hashed
 
@@ -530,4 +626,4 @@ class DataQualityChecker:
         return dups.cast(DUPLICATE_SCHEMA)
 
 
-__all__ = ["DUPLICATE_SCHEMA", "CheckResult", "DataQualityChecker"]
+__all__ = ["DUPLICATE_SCHEMA", "CheckResult", "DataQualityChecker", "key_column"]

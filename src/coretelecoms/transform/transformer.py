@@ -32,7 +32,9 @@ Workflow for one source version (one bronze Parquet file):
    that also hashes the keys for the duplicate pass; batch 0 is checked as soon as its rows are
    decoded, and each batch waits for the duplicates only to drop them. A larger version
    (customers) has its duplicate pass first and is read slice by slice, so its memory stays
-   bounded by the batches in flight. The output is the same.
+   bounded by the batches in flight. The output is the same. Either way a row's key is cleaned
+   once: the duplicate pass hands the cleaned keys (a small version) or a bit a row saying
+   which raw keys are already clean (a large one) to the batches' checks.
 """
 
 from __future__ import annotations
@@ -138,6 +140,9 @@ class _Plan:
     dropped: list[str]  # index + drift columns, dropped before checking
     checker: DataQualityChecker  # one per version: it builds its expressions once
     duplicates: pl.DataFrame | None = None  # DUPLICATE_SCHEMA, filled lazily
+    # a large version's DataQualityChecker.unchanged_keys (a bit a row), kept by its duplicate
+    # pass so the batches' checks need not clean the keys again; with the duplicates
+    unchanged_keys: pl.DataFrame | None = None
     reader: _ProgressiveRead | None = None  # a small version, being decoded whole
     checks: threading.Semaphore = field(default_factory=threading.Semaphore)  # checks at once
     found: threading.Lock = field(default_factory=threading.Lock)  # one duplicate pass
@@ -184,12 +189,13 @@ class _ProgressiveRead:
             # Two spans decoded at once, handed over in order: one span's decode runs at about
             # one core, and before batch 0 can start nothing else needs the other.
             with ThreadPoolExecutor(_READERS, thread_name_prefix="read") as pool:
-                for chunk in pool.map(lambda span: self._scan.slice(*span).collect(), spans):
+                for chunk in pool.map(self._decode, spans):
                     with self._changed:
                         self._chunks.append(chunk)
                         self._height += chunk.height
                         self._changed.notify_all()
-                    hashed.append(self._checker.key_hashes(chunk))
+                    keys = chunk.select(self._checker.key_columns)
+                    hashed.append(self._checker.key_hashes(chunk, keys))
             with self._changed:
                 self._complete = True
                 self._changed.notify_all()
@@ -203,6 +209,12 @@ class _ProgressiveRead:
                 self._error = exc
                 self._changed.notify_all()
 
+    def _decode(self, span: tuple[int, int]) -> pl.DataFrame:
+        """Rows of ``span`` with their cleaned keys (:meth:`DataQualityChecker.clean_keys`):
+        cleaned here, on a decoding thread, once for the duplicate pass and the batch's check."""
+        chunk = self._scan.slice(*span).collect()
+        return chunk.hstack(self._checker.clean_keys(chunk))
+
     def _wait(self, ready: Callable[[], bool]) -> None:
         """Wait (holding the lock) until ``ready()``; re-raise the reader's failure."""
         self._changed.wait_for(lambda: self._error is not None or ready())
@@ -210,7 +222,9 @@ class _ProgressiveRead:
             raise self._error
 
     def rows(self, offset: int, length: int) -> pl.DataFrame:
-        """Rows ``[offset, offset + length)`` of the version (fewer at its end), once decoded."""
+        """Rows ``[offset, offset + length)`` of the version (fewer at its end), once decoded,
+        with the key columns of :meth:`DataQualityChecker.clean_keys` (absent when the
+        version is empty)."""
         with self._changed:
             self._wait(lambda: self._complete or self._height >= offset + length)
             chunks = list(self._chunks)
@@ -446,11 +460,13 @@ class Transformer:
         return plan.duplicates
 
     def _find_duplicates(self, plan: _Plan) -> pl.DataFrame:
-        found = (
-            plan.reader.duplicates()
-            if plan.reader is not None
-            else plan.checker.find_duplicates(plan.scan, workers=self.workers)
-        )
+        if plan.reader is not None:
+            found = plan.reader.duplicates()
+        else:
+            keys: list[pl.DataFrame] = []
+            found = plan.checker.find_duplicates(plan.scan, workers=self.workers, keys=keys)
+            if keys and keys[0].width:
+                plan.unchanged_keys = pl.concat(keys)
         log.info(
             "%s %s: %d duplicate rows in %d",
             self.contract.entity,
@@ -531,16 +547,27 @@ class Transformer:
         """Transform batch ``n``; returns the batch and its audit frames."""
         if not 0 <= n < max(plan.batches, 1):
             raise IndexError(f"batch {n} out of range 0..{plan.batches - 1}")
+        keys = None
+        key_columns = list(plan.checker.key_columns)
         if plan.reader is not None:
             originals = plan.reader.rows(n * self.batch_size, self.batch_size)
+            if originals.height:
+                # the keys the reader cleaned for the duplicate pass, so the check need not
+                # clean them again; internal columns: never part of the batch or its records
+                keys = originals.select(key_columns)
+                originals = originals.drop(key_columns)
         else:
             originals = plan.scan.slice(n * self.batch_size, self.batch_size).collect()
+            self._duplicates(plan)  # found before the first batch in any case; with the keys
+            if plan.unchanged_keys is not None and originals.height:
+                unchanged = plan.unchanged_keys.slice(n * self.batch_size, self.batch_size)
+                keys = plan.checker.keys_from_unchanged(originals, unchanged)
         originals = originals.with_columns(pl.col(SOURCE_ROW).cast(pl.Int64))
         # Checked with its duplicates, which are dropped from the results afterwards: a row's
         # check depends on that row alone (and a duplicate is never a reject), so a batch's
         # check need not wait for the version's duplicate pass.
         with plan.checks:
-            result = plan.checker.check(originals)
+            result = plan.checker.check(originals, keys)
         # a mask, not joins: a join on the batch hashes or gathers all of its rows, and the
         # duplicates of a whole version are a few thousand rows
         version_dups = self._duplicates(plan)

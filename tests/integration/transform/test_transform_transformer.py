@@ -212,6 +212,39 @@ def test_reading_row_group_by_row_group_gives_what_the_sliced_read_gives(
     assert progressive[2] == sliced[2] and len(progressive[2]) == 12
 
 
+@pytest.mark.parametrize("in_memory_rows", [0, 100], ids=["sliced", "in-memory"])
+def test_the_cleaned_keys_handed_to_the_check_never_leave_the_transform(
+    local_settings, in_memory_rows: int
+) -> None:
+    """The duplicate pass's cleaned keys ride along with a small version's decoded rows (internal
+    columns) and a large version keeps a bit a row of them: neither may reach a batch's frames,
+    a reject's or a duplicate's record, or an audit file."""
+    rows = [*CALL_ROWS, call(" C12 "), call(" "), call("C13\t"), call("C11")]
+    source = write_bronze_file(local_settings, "call_logs", rows)
+    lake = local_settings.home / f"lake-{in_memory_rows}"
+    settings = local_settings.model_copy(
+        update={"lake_uri": str(lake), "transform_in_memory_rows": in_memory_rows}
+    )
+    transformer = Transformer(settings, CALL_LOGS)
+    batches = list(transformer.batches(source))
+    raw = ["Unnamed: 0", *CALL_LOGS.raw_columns]
+    for b in batches:
+        assert b.originals.columns == [*raw, "_source_row"]
+        assert b.clean.columns == [*transformer._clean_schema]
+        for record in b.rejects["record"]:
+            assert list(json.loads(record)) == raw
+    for path in lake.rglob("*.parquet"):
+        frame = pl.read_parquet(path)
+        assert not [c for c in frame.columns if c.startswith("__")], path.name
+        for record in frame.get_column("record") if "record" in frame.columns else []:
+            assert list(json.loads(record)) == raw
+    clean = pl.concat(b.clean for b in batches)
+    assert {"C12", "C13"} <= set(clean["call_id"])  # padded keys cleaned, not lost
+    assert transformer.summary is not None
+    assert transformer.summary.duplicates == 4  # C11 again, besides the three of CALL_ROWS
+    assert transformer.summary.rejects_by_reason["missing_key"] == 2
+
+
 def test_progressive_reads_are_whole_row_groups_of_at_least_the_minimum() -> None:
     groups = [94_200, 93_658, 1, 5_171, 3, 2]
     spans = list(_spans(groups, 20_000))

@@ -263,3 +263,65 @@ def test_duplicates_found_across_key_slices_whatever_the_number_of_threads(monke
     three = DataQualityChecker(CALL_LOGS, DAY).find_duplicates(lf, workers=3)
     assert one.height == 30 - 7  # the last occurrence of each of the 7 keys is kept
     assert_frame_equal(one, three)
+
+
+ODD_KEYS = {
+    "customers": [
+        UUIDS[1],
+        f"  {UUIDS[2]} ",
+        UUIDS[3].upper(),
+        "12345",
+        "",
+        "   ",
+        "\u3000",
+        None,
+        f"{UUIDS[4]}\n",
+    ],
+    "social_media_complaints": [
+        "SM-0002",
+        "  SM-0003 ",
+        "",
+        " \t",
+        None,
+        "x" * 256,
+        " " + "x" * 257,
+        "é" * 200,
+        "\u00a0SM-0004",
+    ],
+}
+
+
+@pytest.mark.parametrize("entity", sorted(ODD_KEYS))
+def test_a_check_handed_the_cleaned_keys_equals_the_check_that_cleans_them(entity: str) -> None:
+    """The duplicate pass hands its cleaned keys to the check: as they are (a small version) or
+    as a bit a row, raw key == cleaned key (a large one); every shape of key gives the check's
+    own result, and the raw column is left as it was."""
+    contract = {"customers": CUSTOMERS, "social_media_complaints": SOCIAL_MEDIA_COMPLAINTS}[entity]
+    field = contract.field(contract.natural_key[0])
+    frame = raw_frame(contract, [{field.raw: key} for key in ODD_KEYS[entity]])
+    before = frame.clone()
+    checker = DataQualityChecker(contract, DAY)
+    keys = checker.clean_keys(frame)
+    unchanged = checker.unchanged_keys(frame, keys)
+    # the first key (and the long text ids that still fit) are their own cleaned values
+    assert unchanged.to_series().sum() == {"customers": 1, "social_media_complaints": 3}[entity]
+    rebuilt = checker.keys_from_unchanged(frame, unchanged)
+    assert_frame_equal(rebuilt, keys)
+    assert_frame_equal(frame, before)  # the rebuilt keys are never written into the raw column
+
+    alone = DataQualityChecker(contract, DAY).check(frame)
+    for handed in (keys, rebuilt):
+        result = checker.check(frame, handed)
+        for part in ("clean", "rejects", "issues"):
+            assert_frame_equal(getattr(result, part), getattr(alone, part))
+    assert alone.rejects.height >= 4  # blank, null and invalid keys among them
+
+
+def test_the_check_takes_the_handed_keys_instead_of_cleaning_them_again() -> None:
+    """Handed keys are used as they are (so the check does not clean them a second time)."""
+    frame = raw_frame(CUSTOMERS, [{"customer_id": UUIDS[1]}, {"customer_id": UUIDS[2]}])
+    checker = DataQualityChecker(CUSTOMERS, DAY)
+    keys = checker.clean_keys(frame).with_columns(pl.lit(UUIDS[9]).alias(checker.key_columns[0]))
+    assert checker.check(frame, keys).clean["customer_id"].to_list() == [UUIDS[9]] * 2
+    with pytest.raises(ValueError, match="1 cleaned keys for 2 rows"):
+        checker.check(frame, keys.head(1))
