@@ -16,7 +16,13 @@
     The watermark only moves forward when every test attached to the model ran and passed in
     the same invocation (on-run-end), so a failing row stays in scope until it is fixed; a full
     build of the model (first build, --full-refresh) forgets it (pre-hook), so all rows are
-    tested again. -#}
+    tested again.
+
+    Limits: the state is keyed by the model's name alone, one table per database, which holds
+    while the gold schema is fixed (it is: schemas are used verbatim); a build with `--empty` or
+    `--sample` would let vacuous tests advance it, so do not run those against a real
+    warehouse; every invocation needs the right to `create schema if not exists dbt_state`
+    (grant it to the role dbt uses on Snowflake, or create the schema once ahead). -#}
 
 {% macro tested_watermarks_relation() -%}
     {{ return(api.Relation.create(database=target.database, schema='dbt_state',

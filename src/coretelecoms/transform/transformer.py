@@ -551,10 +551,11 @@ class Transformer:
         key_columns = list(plan.checker.key_columns)
         if plan.reader is not None:
             originals = plan.reader.rows(n * self.batch_size, self.batch_size)
-            if originals.height:
-                # the keys the reader cleaned for the duplicate pass, so the check need not
-                # clean them again; internal columns: never part of the batch or its records
-                keys = originals.select(key_columns)
+            # the keys the reader cleaned for the duplicate pass, so the check need not clean
+            # them again; internal columns: never part of the batch or its records (an empty
+            # slice of a version with no rows may lack them)
+            if all(c in originals.columns for c in key_columns):
+                keys = originals.select(key_columns) if originals.height else None
                 originals = originals.drop(key_columns)
         else:
             originals = plan.scan.slice(n * self.batch_size, self.batch_size).collect()
