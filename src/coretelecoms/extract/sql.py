@@ -18,15 +18,14 @@ from pathlib import Path
 from typing import BinaryIO
 
 import psycopg
-from psycopg import pq, sql
+from psycopg import sql
 
 from coretelecoms.extract import formats
 from coretelecoms.extract.base import Extractor, StagedSource
-from coretelecoms.postgres import connect, source_dsn
+from coretelecoms.postgres import connect, copy_out, source_dsn
 
 log = logging.getLogger(__name__)
 
-_BLOCK = 1024 * 1024
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _SESSION = (
     "set datestyle to 'ISO, YMD'",
@@ -49,40 +48,6 @@ def split_table_name(qualified: str) -> tuple[str, str]:
         if not _IDENT.match(part):
             raise ValueError(f"invalid table identifier {part!r} in {qualified!r}")
     return schema, table
-
-
-def _copy_out(conn: psycopg.Connection, query: bytes) -> Iterator[bytes]:
-    """Run ``COPY ... TO STDOUT`` and yield its output in ~1 MB blocks.
-
-    Uses the libpq layer (``psycopg.pq``) directly: Postgres sends one message per row, and
-    psycopg's ``Copy`` iterator costs several microseconds of Python per row (about 2 s for
-    a day of web forms) where ``get_copy_data`` costs a fraction of that.
-
-    Raises:
-        psycopg.OperationalError: the server reported an error during the COPY.
-    """
-    pgconn = conn.pgconn
-    result = pgconn.exec_(query)
-    if result.status != pq.ExecStatus.COPY_OUT:
-        message = result.get_error_message() or pgconn.get_error_message()
-        raise psycopg.OperationalError(f"COPY failed: {message}")
-    block = bytearray()
-    while True:
-        nbytes, data = pgconn.get_copy_data(0)  # blocking; -1 = done, -2 = error
-        if nbytes < 0:
-            break
-        block += data
-        if len(block) >= _BLOCK:
-            yield bytes(block)
-            block.clear()
-    failed = None
-    while (final := pgconn.get_result()) is not None:
-        if final.status != pq.ExecStatus.COMMAND_OK:
-            failed = final.get_error_message()
-    if nbytes == -2 or failed:
-        raise psycopg.OperationalError(f"COPY failed: {failed or pgconn.get_error_message()}")
-    if block:
-        yield bytes(block)
 
 
 class SQLExtractor(Extractor):
@@ -129,7 +94,7 @@ class SQLExtractor(Extractor):
                 table=sql.Identifier(table),
                 order=sql.SQL(", ").join([*order, sql.SQL("ctid")]),
             )
-            yield from _copy_out(conn, query.as_bytes(conn))
+            yield from copy_out(conn, query.as_bytes(conn))
 
     def _stream(
         self, logical_date: date, sink: BinaryIO | None

@@ -1,9 +1,9 @@
-"""Spooling a silver COPY (`silver._drain`) when the server stops it part-way.
+"""The COPY reader the warehouse spool and the table extractor share (`postgres.copy_out`).
 
-The fast path takes rows from libpq itself, so when it meets the end of the COPY it must read
-the statement's result the way psycopg would: the server's error surfaces as itself (a
-statement timeout stays `QueryCanceled`, a failing expression `DivisionByZero`), and the
-connection stays usable for the rollback that ends the snapshot.
+It takes rows from libpq itself, so it must read the statement's result the way psycopg would:
+the server's error surfaces as itself (a statement timeout stays `QueryCanceled`, a failing
+expression `DivisionByZero`), and the connection stays usable, in the warehouse load's snapshot
+transaction, for the next table's COPY and for the rollback that ends the snapshot.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import io
 import psycopg
 import pytest
 
-from coretelecoms.warehouse.silver import _drain
+from coretelecoms.postgres import copy_out
 
 pytestmark = pytest.mark.postgres
 
@@ -50,43 +50,30 @@ def test_a_server_error_mid_copy_surfaces_as_itself_and_the_connection_recovers(
     conn = _snapshot(pg_dsn)
     try:
         conn.execute(setup)
-        copy = f"copy ({query}) to stdout (format csv)"
-        with pytest.raises(error), conn.cursor().copy(copy) as cp:
-            _drain(conn.pgconn, cp, ROWS, io.BytesIO().write)
+        conn.execute("select 1")  # the snapshot transaction is open, as in the spool
+        copy = f"copy ({query}) to stdout (format csv)".encode()
+        with pytest.raises(error):
+            for _ in copy_out(conn, copy):
+                pass
         conn.rollback()
         assert conn.execute("select 42").fetchone() == (42,)
     finally:
         conn.close()
 
 
-@pytest.mark.parametrize("claimed", [999, 1001])
-def test_a_row_count_that_does_not_match_the_copy_fails_and_the_connection_recovers(
-    pg_dsn: str, claimed: int
-) -> None:
-    conn = _snapshot(pg_dsn)
-    try:
-        out = io.BytesIO()
-        with (
-            pytest.raises(psycopg.OperationalError, match=f"{claimed} rows"),
-            conn.cursor().copy("copy (select generate_series(1, 1000)) to stdout") as cp,
-        ):
-            _drain(conn.pgconn, cp, claimed, out.write)
-        conn.rollback()
-        assert conn.execute("select 42").fetchone() == (42,)
-    finally:
-        conn.close()
-
-
-def test_a_complete_copy_is_spooled_byte_for_byte(pg_dsn: str) -> None:
-    query = "select i, 'a,\"b\"' || chr(10) || i from generate_series(1, 5000) i"
+def test_a_complete_copy_is_read_byte_for_byte_and_the_snapshot_goes_on(pg_dsn: str) -> None:
+    query = "select i, 'a,\"b\"' || chr(10) || i from generate_series(1, 100000) i"
     conn = _snapshot(pg_dsn)
     try:
         copy = f"copy ({query}) to stdout (format csv)"
         with conn.cursor().copy(copy) as plain:
             expected = b"".join(bytes(chunk) for chunk in plain)
         out = io.BytesIO()
-        with conn.cursor().copy(copy) as cp:
-            _drain(conn.pgconn, cp, 5000, out.write)
+        for block in copy_out(conn, copy.encode()):
+            out.write(block)
         assert out.getvalue() == expected
+        # the next table's statement runs in the same snapshot transaction
+        assert conn.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS
+        assert conn.execute("select count(*) from generate_series(1, 3)").fetchone() == (3,)
     finally:
         conn.close()
