@@ -88,10 +88,6 @@ def _implausible(f: Field) -> str:
     return f"__implausible__{f.name}"
 
 
-def _same(f: Field) -> str:
-    return f"__same__{f.name}"
-
-
 def key_column(f: Field) -> str:
     """Name of a key field's cleaned column in :meth:`DataQualityChecker.clean_keys`: internal,
     so it can never be taken for a raw column (raw headers never start with ``__``)."""
@@ -543,12 +539,9 @@ class DataQualityChecker:
             if odd.is_empty():
                 rebuilt.append(raw.alias(key_column(f)))
                 continue
-            # a new column (never ``raw``: ``scatter`` writes in place)
-            kept = pl.DataFrame([raw, same.alias(_same(f))]).select(
-                pl.when(pl.col(_same(f))).then(pl.col(f.raw)).alias(key_column(f))
-            )
             fixed = raw.gather(odd).to_frame().select(DataCleaner.clean(f, pl.col(f.raw)))
-            rebuilt.append(kept.to_series().scatter(odd, fixed.to_series()))
+            # on a clone: ``scatter`` writes in place, and ``raw`` is the batch's own column
+            rebuilt.append(raw.clone().alias(key_column(f)).scatter(odd, fixed.to_series()))
         return pl.DataFrame(rebuilt)
 
     def key_hashes(
