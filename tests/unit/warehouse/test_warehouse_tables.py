@@ -6,6 +6,7 @@ import pytest
 
 from coretelecoms.contracts import CONTRACTS
 from coretelecoms.load.schema import version_columns, versions_table
+from coretelecoms.warehouse.loader import _LARGE_FIRST, load_order
 from coretelecoms.warehouse.tables import RAW_TABLES
 
 TABLES = {t.name: t for t in RAW_TABLES}
@@ -46,3 +47,11 @@ def test_every_column_has_a_portable_warehouse_type() -> None:
     for table in RAW_TABLES:
         for column in table.columns:
             assert column.warehouse_type in {"varchar", "integer", "bigint", "date", "timestamp"}
+
+
+def test_the_load_order_moves_every_table_once_large_ones_first() -> None:
+    # a misspelt name in the ranking would silently send that table to the end
+    assert set(_LARGE_FIRST) <= set(TABLES)
+    ordered = [t.name for t in load_order(RAW_TABLES)]
+    assert sorted(ordered) == sorted(TABLES)
+    assert ordered[: len(_LARGE_FIRST)] == list(_LARGE_FIRST)
