@@ -159,7 +159,12 @@ class Sampler(threading.Thread):
         n = 0
         while not self.stop.is_set():
             rss = self._rss()
-            task = running_task(self.airflow_db) or task
+            current = running_task(self.airflow_db) or task
+            if current != task:
+                # the CPU since the last sample belongs to the task that was running: charged
+                # now, not at the next tenth sample (a short task took its predecessor's share)
+                before = self._charge_cpu(task, before)
+                task = current
             self.peak = max(self.peak, rss)
             if task is not None:
                 self.peak_by_task[task] = max(self.peak_by_task.get(task, 0), rss)
