@@ -97,11 +97,29 @@ class SnowflakeWarehouse:
             self._cur.execute(
                 f"create table if not exists {self._table(t.name)} ({cols}, primary key ({pk}))"
             )
+            self._add_new_columns(t)
         self._cur.execute(
             f"create table if not exists {self._table(WATERMARK_TABLE)} "
             "(table_name varchar primary key, change_seq bigint not null, "
             "rows_moved bigint not null)"
         )
+
+    def _add_new_columns(self, table: RawTable) -> None:
+        """A column added to a contract appears in raw (nullable; older rows stay null), as on
+        DuckDB: without it the next upsert would fail on a column the table lacks."""
+        self._cur.execute(
+            "select column_name from information_schema.columns "
+            "where table_schema = %s and table_name = %s",
+            (self.schema.upper(), table.name.upper()),
+        )
+        existing = {str(name).upper() for (name,) in self._cur.fetchall()}
+        for column in table.columns:
+            if column.name.upper() not in existing:
+                log.warning("%s.%s: adding new column %s", self.schema, table.name, column.name)
+                self._cur.execute(
+                    f"alter table {self._table(table.name)} "
+                    f"add column {_ident(column.name)} {column.warehouse_type}"
+                )
 
     def watermarks(self) -> dict[str, int]:
         self._cur.execute(f"select table_name, change_seq from {self._table(WATERMARK_TABLE)}")

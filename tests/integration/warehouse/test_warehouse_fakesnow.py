@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +19,8 @@ import warehouse_silver_data as silver
 
 from coretelecoms.config import Settings
 from coretelecoms.warehouse import DbtResult, WarehouseLoadResult, load_warehouse, run_dbt
-from coretelecoms.warehouse.snowflake_warehouse import upload_method
+from coretelecoms.warehouse.snowflake_warehouse import SnowflakeWarehouse, upload_method
+from coretelecoms.warehouse.tables import RAW_TABLES
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -133,3 +135,46 @@ def test_incremental_lifecycle_records_milestones(snow: SnowScenario) -> None:
         f"where complaint_key = '{silver.K1}'"
     )
     assert tuple(row) == (date(2025, 11, 20), date(2025, 11, 21), date(2025, 11, 22))
+
+
+def test_a_column_added_to_a_contract_is_added_to_snowflake_raw(
+    fakesnow_server: dict[str, Any], tmp_path: Path
+) -> None:
+    """A raw table as an older build left it (fewer columns, rows) gains the contract's other
+    columns, nullable, and keeps its rows; without this the next upsert fails on them."""
+    import snowflake.connector
+
+    settings = Settings(
+        home=tmp_path / "home",
+        warehouse="snowflake",
+        snowflake_database="OLDBUILD",
+        snowflake_account=fakesnow_server["account"],
+        snowflake_user=fakesnow_server["user"],
+        snowflake_password=fakesnow_server["password"],
+        snowflake_host=fakesnow_server["host"],
+        snowflake_port=fakesnow_server["port"],
+        snowflake_protocol=fakesnow_server["protocol"],
+    )
+    with snowflake.connector.connect(**fakesnow_server) as conn:
+        cur = conn.cursor()
+        cur.execute("create database if not exists OLDBUILD")
+        cur.execute("create schema if not exists OLDBUILD.RAW")
+        cur.execute("create table OLDBUILD.RAW.AGENTS (agent_id integer primary key, name varchar)")
+        cur.execute("insert into OLDBUILD.RAW.AGENTS values (1000, 'Mary')")
+    wh = SnowflakeWarehouse(settings)
+    try:
+        wh.ensure_tables(RAW_TABLES)
+        wh.ensure_tables(RAW_TABLES)  # a second run finds nothing to add
+    finally:
+        wh.close()
+    agents = next(t for t in RAW_TABLES if t.name == "agents")
+    with snowflake.connector.connect(**fakesnow_server, database="OLDBUILD") as conn:
+        cur = conn.cursor()
+        cur.execute(
+            "select column_name from information_schema.columns "
+            "where table_schema = 'RAW' and table_name = 'AGENTS'"
+        )
+        columns = sorted(str(name).lower() for (name,) in cur.fetchall())
+        rows = cur.execute("select agent_id, name from RAW.AGENTS").fetchall()
+    assert columns == sorted(agents.column_names)
+    assert [tuple(r) for r in rows] == [(1000, "Mary")]
