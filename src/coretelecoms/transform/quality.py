@@ -561,10 +561,12 @@ class DataQualityChecker:
         return part.get_column(SOURCE_ROW).cast(pl.Int64), hashed
 
     def duplicates_of(
-        self, sliced: list[tuple[pl.Series, pl.Series]], lf: pl.LazyFrame
+        self, sliced: list[tuple[pl.Series, pl.Series]], lf: pl.LazyFrame, keyed: bool = False
     ) -> pl.DataFrame:
         """The duplicate rows of a version from its :meth:`key_hashes`, parts in row order
-        (the second pass of :meth:`find_duplicates`); ``lf`` holds the version's raw rows."""
+        (the second pass of :meth:`find_duplicates`); ``lf`` holds the version's raw rows, and
+        if ``keyed`` their :meth:`clean_keys` columns too (the repeated rows' keys are then not
+        cleaned again, and the check's keyed plan, already built for the batches, is used)."""
         raw = list(self.contract.raw_columns)
         if not sliced:
             return pl.DataFrame(schema=DUPLICATE_SCHEMA)
@@ -577,14 +579,16 @@ class DataQualityChecker:
         if repeated.is_empty():
             return pl.DataFrame(schema=DUPLICATE_SCHEMA)
         reason, _ = self._reason_detail
+        keys = list(self.key_columns) if keyed else []
         repeated_rows = (
-            lf.select(SOURCE_ROW, *raw)
+            lf.select(SOURCE_ROW, *raw, *keys)
             .with_columns(pl.col(SOURCE_ROW).cast(pl.Int64))
             .filter(pl.col(SOURCE_ROW).is_in(repeated.implode()))
             .collect()
         )
+        handed = repeated_rows.select(keys) if keyed else None
         candidates = (
-            self._annotate(repeated_rows)
+            self._annotate(repeated_rows.drop(keys), handed)
             .filter(reason.is_null())
             .select(
                 SOURCE_ROW,

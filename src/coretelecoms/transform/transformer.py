@@ -19,7 +19,7 @@ Workflow for one source version (one bronze Parquet file):
    the run summary is published the same way.
 5. Overlap: ``transform_workers`` threads (default: two on a two-core machine) each compute and
    audit a whole batch while the consumer (the loader) works on an earlier one. Batches are
-   handed over strictly in batch order, and at most ``workers`` are computed ahead (one more
+   handed over strictly in batch order, and at most ``workers`` are computed ahead (two more
    for a small version, below), so memory stays at about ``workers + 1`` batches. Much of a
    batch's work is eager and single-threaded (Parquet decode, distinct-value lookups, audit
    writes, the per-batch Python); Polars releases the GIL while it computes, and psycopg while
@@ -86,6 +86,7 @@ DUPLICATE_AUDIT_SCHEMA: dict[str, pl.DataType] = {**DUPLICATE_SCHEMA, "record": 
 _SUMMARY_COLUMNS = {"rejects": ["reason"], "issues": ["rule", "field"]}
 _READ_CHUNK = 20_000  # least rows a read of a small version's progressive read
 _READERS = 2  # spans of a small version decoded at once
+_SMALL_AHEAD = 2  # batches of a small version in flight beyond ``workers``
 
 T = TypeVar("T")
 
@@ -199,8 +200,11 @@ class _ProgressiveRead:
             with self._changed:
                 self._complete = True
                 self._changed.notify_all()
-            whole = pl.concat(self._chunks).lazy() if self._chunks else self._scan
-            duplicates = self._checker.duplicates_of(hashed, whole)
+            if self._chunks:
+                whole, keyed = pl.concat(self._chunks).lazy(), True
+            else:
+                whole, keyed = self._scan, False
+            duplicates = self._checker.duplicates_of(hashed, whole, keyed)
             with self._changed:
                 self._duplicates = duplicates
                 self._changed.notify_all()
@@ -490,9 +494,11 @@ class Transformer:
     def _produce_parallel(self, plan: _Plan, start_batch: int) -> Iterator[TransformedBatch]:
         """:meth:`_produce` with ``workers`` batches computed at once, handed over in order.
 
-        Up to ``workers`` batches are submitted ahead; the oldest is awaited and yielded, and the
-        next one is submitted before the consumer gets it, so the pool stays busy while the
-        consumer works and at most ``workers + 1`` batches are alive. A failed batch raises in
+        Up to ``workers`` batches (``workers + 2`` for a small version) are submitted ahead; the
+        oldest is awaited and yielded, and the next one is submitted before the consumer gets
+        it, so the pool stays busy while the consumer works and at most one more batch is alive.
+        A small version's extra batches are slices of the version already in memory, checked
+        while the earlier ones wait for the duplicates. A failed batch raises in
         the consumer in its turn (earlier batches are handed over first). Closing the generator
         cancels the batches not started and waits for the ones running.
         """
@@ -504,8 +510,11 @@ class Transformer:
             if n >= start_batch or (self.write_audit and not self._audit_complete(plan, n))
         ]
         # A batch of a progressively read version waits for the duplicates after its check, out
-        # of the check slots: one more batch in flight can be checked meanwhile.
-        ahead = self.workers + (plan.reader is not None)
+        # of the check slots, and the duplicates come only after the whole version is read: so
+        # two more batches are in flight, to be checked meanwhile. (With one more, batch 0
+        # waiting for the duplicates kept the last batch of a 4-batch channel from starting
+        # until then, and its check ran alone at the end of the channel.)
+        ahead = self.workers + (_SMALL_AHEAD if plan.reader is not None else 0)
         pool = ThreadPoolExecutor(ahead, thread_name_prefix=f"transform-{plan.source.entity}")
         pending: deque[tuple[int, Future[TransformedBatch]]] = deque()
         try:

@@ -556,6 +556,44 @@ def test_staged_rules_equal_the_plain_rule(field: Field, values) -> None:
     assert_series_equal(DataCleaner.clean_column(field, column), expected.to_series())
 
 
+UNPADDED_IDS = [
+    "CT-01",
+    "",
+    " ",
+    "\u3000\t",
+    None,
+    "x" * 256,
+    "x" * 257,
+    "é" * 200,
+    "é" * 257,
+    "a b",
+]
+"""Text ids the strip leaves as they are, or blank: blank ones and ids too long clean to null
+all the same, and the raw column is kept (shared, not copied)."""
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    values=st.lists(
+        st.one_of(
+            st.sampled_from(UNPADDED_IDS),
+            st.text(max_size=300).filter(lambda v: v == v.strip() or not v.strip()),
+        ),
+        max_size=12,
+    ),
+    padded=st.sampled_from([None, " CT-02", "CT-03\t", "\u00a0CT-04\n"]),
+)
+def test_a_text_id_column_is_its_own_cleaned_value_only_where_no_value_is_padded(
+    values, padded
+) -> None:
+    field = CALL_LOGS.field("call_id")
+    column = pl.Series(field.raw, [*UNPADDED_IDS, *values, padded], dtype=pl.String)
+    expected = column.to_frame().select(DataCleaner.clean(field, pl.col(field.raw)))
+    assert_series_equal(DataCleaner.clean_column(field, column), expected.to_series())
+    kept = cleaner._text_id_kept(column)
+    assert (kept is None) == (padded is not None)
+
+
 EMAIL = CUSTOMERS.field("email")
 ODD_EMAILS = [
     *(f"jane.doe{i}@{bad}" for i, bad in enumerate(EMAIL_DOMAIN_FIXES)),
