@@ -497,10 +497,11 @@ class Transformer:
         Up to ``workers`` batches (``workers + 2`` for a small version) are submitted ahead; the
         oldest is awaited and yielded, and the next one is submitted before the consumer gets
         it, so the pool stays busy while the consumer works and at most one batch more than are
-        in flight is alive (the one the consumer holds). A small version's extra batches are slices of the version already in memory, checked
-        while the earlier ones wait for the duplicates. A failed batch raises in
-        the consumer in its turn (earlier batches are handed over first). Closing the generator
-        cancels the batches not started and waits for the ones running.
+        in flight is alive (the one the consumer holds). A small version's extra batches are
+        slices of the version already in memory, checked while the earlier ones wait for the
+        duplicates. A failed batch raises in the consumer in its turn (earlier batches are
+        handed over first). Closing the generator cancels the batches not started and waits
+        for the ones running.
         """
         if plan.reader is None:
             self._duplicates(plan)  # once, before the threads (each batch reads it)

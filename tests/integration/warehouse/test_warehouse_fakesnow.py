@@ -35,6 +35,20 @@ def fakesnow_server() -> Iterator[dict[str, Any]]:
         yield conn_kwargs
 
 
+def snowflake_settings(fakesnow_server: dict[str, Any], **overrides: Any) -> Settings:
+    """Settings for the snowflake warehouse pointed at fakesnow's server."""
+    return Settings(
+        warehouse="snowflake",
+        snowflake_account=fakesnow_server["account"],
+        snowflake_user=fakesnow_server["user"],
+        snowflake_password=fakesnow_server["password"],
+        snowflake_host=fakesnow_server["host"],
+        snowflake_port=fakesnow_server["port"],
+        snowflake_protocol=fakesnow_server["protocol"],
+        **overrides,
+    )
+
+
 @dataclass
 class SnowScenario:
     settings: Settings
@@ -56,16 +70,8 @@ def snow(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> SnowScenario:
     dsn = module_silver_dsn()
-    settings = Settings(
-        home=tmp_path_factory.mktemp("snow") / "home",
-        pg_dsn=dsn,
-        warehouse="snowflake",
-        snowflake_account=fakesnow_server["account"],
-        snowflake_user=fakesnow_server["user"],
-        snowflake_password=fakesnow_server["password"],
-        snowflake_host=fakesnow_server["host"],
-        snowflake_port=fakesnow_server["port"],
-        snowflake_protocol=fakesnow_server["protocol"],
+    settings = snowflake_settings(
+        fakesnow_server, home=tmp_path_factory.mktemp("snow") / "home", pg_dsn=dsn
     )
     sc = SnowScenario(settings, fakesnow_server)
     silver.write_days_1_2(dsn)
@@ -144,16 +150,8 @@ def test_a_column_added_to_a_contract_is_added_to_snowflake_raw(
     columns, nullable, and keeps its rows; without this the next upsert fails on them."""
     import snowflake.connector
 
-    settings = Settings(
-        home=tmp_path / "home",
-        warehouse="snowflake",
-        snowflake_database="OLDBUILD",
-        snowflake_account=fakesnow_server["account"],
-        snowflake_user=fakesnow_server["user"],
-        snowflake_password=fakesnow_server["password"],
-        snowflake_host=fakesnow_server["host"],
-        snowflake_port=fakesnow_server["port"],
-        snowflake_protocol=fakesnow_server["protocol"],
+    settings = snowflake_settings(
+        fakesnow_server, home=tmp_path / "home", snowflake_database="OLDBUILD"
     )
     with snowflake.connector.connect(**fakesnow_server) as conn:
         cur = conn.cursor()
