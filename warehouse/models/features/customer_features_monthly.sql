@@ -4,8 +4,25 @@
         unique_key=['customer_id', 'month_start_date'],
         incremental_strategy=var('incremental_strategy'),
         on_schema_change='fail',
+        pre_hook="""
+            {% if is_incremental() %}
+            delete from {{ this }}
+            where customer_id in (
+                select _moved_from_customer_id from {{ ref('fct_complaint') }}
+                where _moved_from_customer_id is not null
+                    and _change_seq > (
+                        select coalesce(max(_change_seq), -1) from {{ this }}
+                    )
+            )
+            {% endif %}
+        """,
     )
 }}
+
+-- A complaint that moved to another customer or request date leaves a customer-month that may
+-- have no complaint left to rebuild it: the pre-hook deletes every row of the customers that
+-- complaints moved from (fct_complaint._moved_from_customer_id), in the build's transaction,
+-- and the model rebuilds the months they still have.
 
 with complaints as (
     select * from {{ ref('fct_complaint') }}
@@ -29,6 +46,10 @@ touched_customers as (
     union
     select customer_id from {{ ref('fct_complaint_lifecycle') }}
     where _change_seq > (select change_seq from watermark)
+    union
+    select _moved_from_customer_id from {{ ref('fct_complaint') }}
+    where _change_seq > (select change_seq from watermark)
+        and _moved_from_customer_id is not null
 ),
 {% endif %}
 

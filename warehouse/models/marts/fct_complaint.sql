@@ -65,6 +65,33 @@ agent_matched as (
                        'agent') }}
 ),
 
+{% if is_incremental() %}
+-- where a rebuilt complaint was before: a complaint that changed customer or request date
+-- leaves its previous customer's feature rows stale (a month may now have no complaint left to
+-- rebuild it), so customer_features_monthly rebuilds that customer too. Kept until the next
+-- move, so a build that fails before the feature model does not lose it.
+moved as (
+    select
+        agent_matched.*,
+        case
+            when previous.customer_id <> agent_matched.customer_id
+                or previous.request_date <> agent_matched.request_date
+                then previous.customer_id
+            else previous._moved_from_customer_id
+        end as _moved_from_customer_id
+    from agent_matched
+    left join {{ this }} as previous
+        on agent_matched.complaint_key = previous.complaint_key
+),
+{% else %}
+moved as (
+    select
+        *,
+        cast(null as {{ dbt.type_string() }}) as _moved_from_customer_id
+    from agent_matched
+),
+{% endif %}
+
 final as (
     select
         complaint_key,
@@ -91,8 +118,9 @@ final as (
             when _change_seq >= customer_seq and _change_seq >= agent_seq then _change_seq
             when customer_seq >= agent_seq then customer_seq
             else agent_seq
-        end as _change_seq
-    from agent_matched
+        end as _change_seq,
+        _moved_from_customer_id
+    from moved
 )
 
 select * from final
