@@ -69,13 +69,15 @@ agent_matched as (
 -- where a rebuilt complaint was before: a complaint that changed customer or request date
 -- leaves its previous customer's feature rows stale (a month may now have no complaint left to
 -- rebuild it), so customer_features_monthly rebuilds that customer too. Kept until the next
--- move, so a build that fails before the feature model does not lose it.
+-- move, so a build that stops before the feature model does not lose it (one slot: a second
+-- move before the feature model runs again loses the first; docs/warehouse.md). A new
+-- complaint has no previous row: null either way.
 moved as (
     select
         agent_matched.*,
         case
-            when previous.customer_id <> agent_matched.customer_id
-                or previous.request_date <> agent_matched.request_date
+            when previous.customer_id is distinct from agent_matched.customer_id
+                or previous.request_date is distinct from agent_matched.request_date
                 then previous.customer_id
             else previous._moved_from_customer_id
         end as _moved_from_customer_id
