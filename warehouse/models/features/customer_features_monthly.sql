@@ -37,19 +37,35 @@ watermark as (
     select coalesce(max(_change_seq), -1) as change_seq from {{ this }}
 ),
 
--- every month of a touched customer is rebuilt: rolling counts, month-over-month change and
--- cross-channel follow-ups all reach across months. Read through ref(), not the CTEs: DuckDB
--- materialises a CTE used twice, i.e. would copy both facts before filtering them.
-touched_customers as (
-    select customer_id from {{ ref('fct_complaint') }}
+-- A change reaches its customer's months from the month of its request less the escalation
+-- window (a complaint can make one up to that much earlier a follow-up): only those months are
+-- rebuilt, so a day's cost follows its changes, not each customer's whole history. A customer
+-- that a complaint moved away from is rebuilt whole (the pre-hook deleted its rows). Read
+-- through ref(), not the CTEs: DuckDB materialises a CTE used twice, i.e. would copy both
+-- facts before filtering them.
+changed_dates as (
+    select customer_id, request_date from {{ ref('fct_complaint') }}
     where _change_seq > (select change_seq from watermark)
-    union
-    select customer_id from {{ ref('fct_complaint_lifecycle') }}
+    union all
+    select customer_id, request_date from {{ ref('fct_complaint_lifecycle') }}
     where _change_seq > (select change_seq from watermark)
-    union
-    select _moved_from_customer_id from {{ ref('fct_complaint') }}
-    where _change_seq > (select change_seq from watermark)
-        and _moved_from_customer_id is not null
+),
+
+rebuild_from as (
+    select customer_id, min(start_month) as start_month
+    from (
+        select
+            customer_id,
+            cast({{ dbt.date_trunc('month', dbt.dateadd(
+                'day', -var('escalation_window_days'), 'request_date')) }} as date) as start_month
+        from changed_dates
+        union all
+        select _moved_from_customer_id, cast('1900-01-01' as date)
+        from {{ ref('fct_complaint') }}
+        where _change_seq > (select change_seq from watermark)
+            and _moved_from_customer_id is not null
+    ) as starts
+    group by customer_id
 ),
 {% endif %}
 
@@ -74,7 +90,9 @@ scoped_complaints as (
     inner join lifecycle
         on complaints.complaint_key = lifecycle.complaint_key
     {% if is_incremental() %}
-    where complaints.customer_id in (select customer_id from touched_customers)
+    inner join rebuild_from
+        on complaints.customer_id = rebuild_from.customer_id
+        and complaints.request_date >= rebuild_from.start_month
     {% endif %}
 ),
 
@@ -136,6 +154,30 @@ monthly as (
     group by customer_id, month_start_date
 ),
 
+-- the rebuilt months, and on an incremental run the eleven months before each customer's first
+-- rebuilt one as built before: the rolling windows reach back into them
+{%- set monthly_columns = [
+    'customer_id', 'month_start_date', 'complaint_count', 'call_count', 'social_media_count',
+    'web_form_count', 'technician_support_count', 'network_failure_count',
+    'router_delivery_count', 'payments_count', 'resolved_count', 'blocked_count',
+    'sla_breached_count', 'avg_days_to_resolve', 'distinct_agent_count', 'escalation_count',
+    '_change_seq'] %}
+months as (
+    select {{ monthly_columns | join(', ') }}, true as is_rebuilt
+    from monthly
+    {% if is_incremental() %}
+    union all
+    select
+        {%- for column in monthly_columns %} built.{{ column }},{% endfor %}
+        false as is_rebuilt
+    from {{ this }} as built
+    inner join rebuild_from
+        on built.customer_id = rebuild_from.customer_id
+        and built.month_start_date < rebuild_from.start_month
+        and built.month_start_date >= {{ dbt.dateadd('month', -11, 'rebuild_from.start_month') }}
+    {% endif %}
+),
+
 -- rolling counts and the previous month over a month number (year * 12 + month): range
 -- windows over each customer's months instead of a self-join
 month_numbered as (
@@ -143,7 +185,7 @@ month_numbered as (
         *,
         cast(extract(year from month_start_date) * 12 + extract(month from month_start_date)
             as integer) as month_number
-    from monthly
+    from months
 ),
 
 rolling as (
@@ -197,6 +239,7 @@ final as (
         cast(monthly.escalation_count as bigint) as escalation_count,
         monthly._change_seq
     from rolling as monthly
+    where monthly.is_rebuilt
 )
 
 select * from final
