@@ -414,9 +414,10 @@ def test_later_builds_rebuild_every_feature_month_their_changes_reach(
     conn.close()
     run_dbt(copy, ["build"])
     incremental = gold_checksums(copy.duckdb_path)
+    # December's rolling 12 months still count January 2025 (eleven months before, the edge of
+    # the window), which the first build built: the second reads it from the table
     assert _query(copy, month, [silver.C2, date(2025, 12, 1)]) == [(1, 4)]
-    # January 2025 is eleven months before December, the edge of its rolling window, and it was
-    # built by the first build: the second reads it from the table
+    # January 2026's window no longer reaches January 2025: September's two, December, itself
     assert _query(copy, month, [silver.C2, date(2026, 1, 1)]) == [(0, 4)]
     run_dbt(copy, ["run", "--full-refresh"])
     refreshed = gold_checksums(copy.duckdb_path)
