@@ -95,7 +95,7 @@ def test_dbt_build_passes_every_model_and_test(scenario: Scenario) -> None:
     counts = scenario.builds["day3"].counts
     assert set(counts) == {"success", "pass"}, counts
     assert counts["pass"] == 44  # data tests (docs/warehouse.md: which ones, and why not more)
-    assert counts["success"] == 17 + 2  # models + the on-run-start / on-run-end hooks
+    assert counts["success"] == 17 + 3  # models + the on-run-start (2) and on-run-end hooks
     nodes = scenario.builds["day3"].nodes
     for model in (
         "dim_customer",
@@ -315,23 +315,41 @@ def test_a_duplicate_raw_key_fails_a_gold_grain_test(scenario: Scenario, tmp_pat
     assert "unique_since_tested_dim_customer_customer_key" in " ".join(again.value.failed_nodes)
 
 
+def _assert_incremental_equals_full_refresh(settings: Settings) -> None:
+    """The gold as built equals a full refresh of the same raw data. The lifecycle aside: the
+    scenario's late observation of K4 did not move a milestone already set, by design, which a
+    full refresh recomputes from history."""
+    incremental = gold_checksums(settings.duckdb_path)
+    run_dbt(settings, ["run", "--full-refresh"])
+    refreshed = gold_checksums(settings.duckdb_path)
+    del incremental["fct_complaint_lifecycle"], refreshed["fct_complaint_lifecycle"]
+    assert incremental == refreshed
+
+
+def _move(conn: duckdb.DuckDBPyConnection, table: str, key: str, customer: str, seq: int) -> None:
+    """Complaint ``key`` corrected to ``customer``, as the silver loader's upsert writes it."""
+    conn.execute(
+        f"update raw.{table} set customer_id = ?, _change_seq = ? where complaint_key = ?",
+        [customer, seq, key],
+    )
+
+
+_FEATURE_MONTHS = "select customer_id, month_start_date from gold.customer_features_monthly"
+
+
 def test_complaints_moved_to_another_customer_or_month_leave_no_stale_feature_rows(
     scenario: Scenario, tmp_path: Path
 ) -> None:
     """A corrected complaint (another customer, another request month) must leave the feature
     model as a full refresh builds it: the months it left are rebuilt or, when empty, gone."""
     copy = _copy_warehouse(scenario, tmp_path)
-    features = "select customer_id, month_start_date from gold.customer_features_monthly"
     conn = duckdb.connect(str(copy.duckdb_path))
-    before = set(conn.execute(features).fetchall())
+    before = set(conn.execute(_FEATURE_MONTHS).fetchall())
     assert {(silver.C1, date(2025, 6, 1)), (silver.C3, date(2025, 10, 1))} <= before
     (top,) = conn.execute("select max(change_seq) + 1 from raw._load_watermarks").fetchone()
-    # both of C3's complaints move to C2, as the silver loader's upsert would write them
-    for table, key in (("social_media_complaints", silver.K4), ("web_form_complaints", silver.K6)):
-        conn.execute(
-            f"update raw.{table} set customer_id = ?, _change_seq = ? where complaint_key = ?",
-            [silver.C2, top, key],
-        )
+    # both of C3's complaints move to C2
+    _move(conn, "social_media_complaints", silver.K4, silver.C2, top)
+    _move(conn, "web_form_complaints", silver.K6, silver.C2, top)
     # C1's June call moves to July
     conn.execute(
         "update raw.call_logs set call_started_at = call_started_at + interval 31 day, "
@@ -342,17 +360,36 @@ def test_complaints_moved_to_another_customer_or_month_leave_no_stale_feature_ro
     conn.close()
 
     run_dbt(copy, ["build"])
-    incremental = gold_checksums(copy.duckdb_path)
-    after = set(_query(copy, features))
+    after = set(_query(copy, _FEATURE_MONTHS))
     assert not any(customer == silver.C3 for customer, _ in after)
     assert (silver.C1, date(2025, 6, 1)) not in after
     assert (silver.C1, date(2025, 7, 1)) in after
-    run_dbt(copy, ["run", "--full-refresh"])
-    refreshed = gold_checksums(copy.duckdb_path)
-    # the lifecycle differs by design: the scenario's late observation of K4 did not move a
-    # milestone already set, which a full refresh recomputes from history
-    del incremental["fct_complaint_lifecycle"], refreshed["fct_complaint_lifecycle"]
-    assert incremental == refreshed
+    _assert_incremental_equals_full_refresh(copy)
+
+
+def test_a_complaint_moved_twice_while_the_feature_model_is_skipped_is_not_lost(
+    scenario: Scenario, tmp_path: Path
+) -> None:
+    """fct_complaint records only the last customer a complaint left; the log its post-hook
+    appends to keeps every move until the feature model runs (macros/moved_customers.sql)."""
+    copy = _copy_warehouse(scenario, tmp_path)
+    conn = duckdb.connect(str(copy.duckdb_path))
+    (top,) = conn.execute("select max(change_seq) + 1 from raw._load_watermarks").fetchone()
+    # C3's October complaint moves to C2 and the fact is built alone (as when one of its tests
+    # fails, which skips the feature model in a `dbt build`)...
+    _move(conn, "social_media_complaints", silver.K4, silver.C2, top)
+    conn.close()
+    run_dbt(copy, ["run", "--select", "fct_complaint"])
+    # ...then on to C1: the fact now says it left C2, and C3 is only in the log
+    conn = duckdb.connect(str(copy.duckdb_path))
+    _move(conn, "social_media_complaints", silver.K4, silver.C1, top + 1)
+    conn.close()
+    run_dbt(copy, ["build"])
+    after = set(_query(copy, _FEATURE_MONTHS))
+    assert (silver.C3, date(2025, 10, 1)) not in after
+    assert (silver.C3, date(2025, 8, 1)) in after
+    assert (silver.C1, date(2025, 10, 1)) in after
+    _assert_incremental_equals_full_refresh(copy)
 
 
 def _add_complaint(
@@ -413,17 +450,12 @@ def test_later_builds_rebuild_every_feature_month_their_changes_reach(
     _add_complaint(conn, silver.K2, "CALL-JAN", "2026-01-02 09:00:00", top + 1)
     conn.close()
     run_dbt(copy, ["build"])
-    incremental = gold_checksums(copy.duckdb_path)
     # December's rolling 12 months still count January 2025 (eleven months before, the edge of
     # the window), which the first build built: the second reads it from the table
     assert _query(copy, month, [silver.C2, date(2025, 12, 1)]) == [(1, 4)]
     # January 2026's window no longer reaches January 2025: September's two, December, itself
     assert _query(copy, month, [silver.C2, date(2026, 1, 1)]) == [(0, 4)]
-    run_dbt(copy, ["run", "--full-refresh"])
-    refreshed = gold_checksums(copy.duckdb_path)
-    # as in the test above: the scenario's late observation differs by design
-    del incremental["fct_complaint_lifecycle"], refreshed["fct_complaint_lifecycle"]
-    assert incremental == refreshed
+    _assert_incremental_equals_full_refresh(copy)
 
 
 def _tested_watermarks(settings: Settings) -> dict[str, int]:

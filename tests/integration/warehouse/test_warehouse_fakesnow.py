@@ -108,7 +108,7 @@ def test_loader_moves_changes_then_nothing_on_rerun(snow: SnowScenario) -> None:
 def test_dbt_build_passes_on_the_snowflake_target(snow: SnowScenario) -> None:
     counts = snow.builds["day3"].counts
     assert set(counts) == {"success", "pass"}, counts
-    assert counts["success"] == 17 + 2  # models + the on-run-start / on-run-end hooks
+    assert counts["success"] == 17 + 3  # models + the on-run-start (2) and on-run-end hooks
 
 
 def test_tested_watermark_is_recorded_and_used_on_the_snowflake_target(snow: SnowScenario) -> None:

@@ -7,22 +7,17 @@
         pre_hook="""
             {% if is_incremental() %}
             delete from {{ this }}
-            where customer_id in (
-                select _moved_from_customer_id from {{ ref('fct_complaint') }}
-                where _moved_from_customer_id is not null
-                    and _change_seq > (
-                        select coalesce(max(_change_seq), -1) from {{ this }}
-                    )
-            )
+            where customer_id in ({{ moved_customers_since(
+                '(select coalesce(max(_change_seq), -1) from ' ~ this ~ ')') }})
             {% endif %}
         """,
     )
 }}
 
 -- A complaint that moved to another customer or request date leaves a customer-month that may
--- have no complaint left to rebuild it: the pre-hook deletes every row of the customers that
--- complaints moved from (fct_complaint._moved_from_customer_id), in the build's transaction,
--- and the model rebuilds the months they still have.
+-- have no complaint left to rebuild it: the pre-hook deletes every row of the customers logged
+-- as moved from (macros/moved_customers.sql), and the model rebuilds the months they still
+-- have.
 
 with complaints as (
     select * from {{ ref('fct_complaint') }}
@@ -60,10 +55,8 @@ rebuild_from as (
                 'day', -var('escalation_window_days'), 'request_date')) }} as date) as start_month
         from changed_dates
         union all
-        select _moved_from_customer_id, cast('1900-01-01' as date)
-        from {{ ref('fct_complaint') }}
-        where _change_seq > (select change_seq from watermark)
-            and _moved_from_customer_id is not null
+        select moved.customer_id, cast('1900-01-01' as date)
+        from ({{ moved_customers_since('(select change_seq from watermark)') }}) as moved
     ) as starts
     group by customer_id
 ),

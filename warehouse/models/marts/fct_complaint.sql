@@ -4,6 +4,7 @@
         unique_key='complaint_key',
         incremental_strategy=var('incremental_strategy'),
         on_schema_change='fail',
+        post_hook="{{ log_moved_customers() }}",
     )
 }}
 
@@ -68,10 +69,10 @@ agent_matched as (
 {% if is_incremental() %}
 -- where a rebuilt complaint was before: a complaint that changed customer or request date
 -- leaves its previous customer's feature rows stale (a month may now have no complaint left to
--- rebuild it), so customer_features_monthly rebuilds that customer too. Kept until the next
--- move, so a build that stops before the feature model does not lose it (one slot: a second
--- move before the feature model runs again loses the first; docs/warehouse.md). A new
--- complaint has no previous row: null either way.
+-- rebuild it), so customer_features_monthly rebuilds that customer too, from the log the
+-- post-hook appends to (macros/moved_customers.sql). Kept until the next move, so the rows of
+-- a build whose hook failed are logged by the next one. A new complaint has no previous row:
+-- null either way.
 moved as (
     select
         agent_matched.*,
