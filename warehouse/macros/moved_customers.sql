@@ -15,18 +15,13 @@
     rows of a build whose hook failed are logged by the next one), i.e. slowly. -#}
 
 {% macro moved_customers_relation() -%}
-    {{ return(api.Relation.create(database=target.database, schema='dbt_state',
-                                  identifier='moved_customers')) }}
+    {{ return(dbt_state_relation('moved_customers')) }}
 {%- endmacro %}
 
 {#- on-run-start: the log exists before fct_complaint or the feature model use it. -#}
 {% macro create_moved_customers() -%}
-    {%- set relation = moved_customers_relation() -%}
-    {%- do adapter.create_schema(relation) -%}
-    create table if not exists {{ relation }} (
-        customer_id {{ dbt.type_string() }},
-        change_seq bigint
-    )
+    {{ create_dbt_state_table(
+        'moved_customers', 'customer_id ' ~ dbt.type_string() ~ ', change_seq bigint') }}
 {%- endmacro %}
 
 {#- post-hook of fct_complaint: the moves its rows record above the log's maximum, i.e. those

@@ -25,18 +25,13 @@
     (grant it to the role dbt uses on Snowflake, or create the schema once ahead). -#}
 
 {% macro tested_watermarks_relation() -%}
-    {{ return(api.Relation.create(database=target.database, schema='dbt_state',
-                                  identifier='tested_watermarks')) }}
+    {{ return(dbt_state_relation('tested_watermarks')) }}
 {%- endmacro %}
 
 {#- on-run-start: the state table exists before any test reads it. -#}
 {% macro create_tested_watermarks() -%}
-    {%- set relation = tested_watermarks_relation() -%}
-    {%- do adapter.create_schema(relation) -%}
-    create table if not exists {{ relation }} (
-        model_name {{ dbt.type_string() }},
-        change_seq bigint
-    )
+    {{ create_dbt_state_table(
+        'tested_watermarks', 'model_name ' ~ dbt.type_string() ~ ', change_seq bigint') }}
 {%- endmacro %}
 
 {#- pre-hook of a model with since_tested tests: a full build re-tests every row. -#}
