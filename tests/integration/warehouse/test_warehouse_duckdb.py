@@ -286,12 +286,18 @@ def _copy_warehouse(scenario: Scenario, tmp_path: Path) -> Settings:
     return copy
 
 
+def _next_seq(conn: duckdb.DuckDBPyConnection) -> int:
+    """A change sequence above every loaded one: what the next silver change would carry."""
+    (top,) = conn.execute("select max(change_seq) + 1 from raw._load_watermarks").fetchone()
+    return int(top)
+
+
 def test_a_duplicate_raw_key_fails_a_gold_grain_test(scenario: Scenario, tmp_path: Path) -> None:
     """The staging models skip unique tests on the raw keys (docs/warehouse.md): a duplicate
     arriving with a load must still fail the build, through the gold grain tests."""
     copy = _copy_warehouse(scenario, tmp_path)
     conn = duckdb.connect(str(copy.duckdb_path))
-    (top,) = conn.execute("select max(change_seq) + 1 from raw._load_watermarks").fetchone()
+    top = _next_seq(conn)
     for table, key in (
         ("customers", "customer_id"),
         ("customer_versions", "customer_id"),
@@ -346,7 +352,7 @@ def test_complaints_moved_to_another_customer_or_month_leave_no_stale_feature_ro
     conn = duckdb.connect(str(copy.duckdb_path))
     before = set(conn.execute(_FEATURE_MONTHS).fetchall())
     assert {(silver.C1, date(2025, 6, 1)), (silver.C3, date(2025, 10, 1))} <= before
-    (top,) = conn.execute("select max(change_seq) + 1 from raw._load_watermarks").fetchone()
+    top = _next_seq(conn)
     # both of C3's complaints move to C2
     _move(conn, "social_media_complaints", silver.K4, silver.C2, top)
     _move(conn, "web_form_complaints", silver.K6, silver.C2, top)
@@ -374,7 +380,7 @@ def test_a_complaint_moved_twice_while_the_feature_model_is_skipped_is_not_lost(
     appends to keeps every move until the feature model runs (macros/moved_customers.sql)."""
     copy = _copy_warehouse(scenario, tmp_path)
     conn = duckdb.connect(str(copy.duckdb_path))
-    (top,) = conn.execute("select max(change_seq) + 1 from raw._load_watermarks").fetchone()
+    top = _next_seq(conn)
     # C3's October complaint moves to C2 and the fact is built alone (as when one of its tests
     # fails, which skips the feature model in a `dbt build`)...
     _move(conn, "social_media_complaints", silver.K4, silver.C2, top)
@@ -436,7 +442,7 @@ def test_later_builds_rebuild_every_feature_month_their_changes_reach(
         "from gold.customer_features_monthly where customer_id = ? and month_start_date = ?"
     )
     conn = duckdb.connect(str(copy.duckdb_path))
-    (top,) = conn.execute("select max(change_seq) + 1 from raw._load_watermarks").fetchone()
+    top = _next_seq(conn)
     # C2 (two complaints in September 2025): one in January 2025, one on 28 December
     _add_complaint(conn, silver.K3, "SM-JAN", "2025-01-10 10:00:00", top)
     _add_complaint(conn, silver.K3, "SM-DEC", "2025-12-28 10:00:00", top)
