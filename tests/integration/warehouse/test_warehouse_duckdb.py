@@ -94,7 +94,7 @@ def scenario(
 def test_dbt_build_passes_every_model_and_test(scenario: Scenario) -> None:
     counts = scenario.builds["day3"].counts
     assert set(counts) == {"success", "pass"}, counts
-    assert counts["pass"] == 44  # data tests (docs/warehouse.md: which ones, and why not more)
+    assert counts["pass"] == 45  # data tests (docs/warehouse.md: which ones, and why not more)
     assert counts["success"] == 17 + 3  # models + the on-run-start (2) and on-run-end hooks
     nodes = scenario.builds["day3"].nodes
     for model in (
@@ -503,6 +503,38 @@ def test_tested_watermark_is_the_tested_state_and_a_full_build_forgets_it(
     failed = " ".join(info.value.failed_nodes)
     assert "unique_since_tested_dim_customer_customer_key" in failed
     assert "scd2_contiguous_dim_customer_customer_id" in failed
+
+
+def test_the_fact_scoped_tests_reach_complaints_whose_dimension_changed(
+    scenario: Scenario, tmp_path: Path
+) -> None:
+    """fct_complaint's since_tested tests check the complaints rebuilt since its tests last all
+    passed, and also the complaints of a customer whose versions changed since: a complaint
+    rebuilt for a dimension change may keep its _change_seq."""
+    copy = _copy_warehouse(scenario, tmp_path)
+    facts = ["--select", "fct_complaint"]
+    run_dbt(copy, ["test", *facts])
+    assert set(_tested_watermarks(copy)) == {"fct_complaint"}
+
+    # a complaint pointing at no version, below the watermark: out of scope...
+    conn = duckdb.connect(str(copy.duckdb_path))
+    conn.execute(
+        "update gold.fct_complaint set customer_key = 'no-such-version' where customer_id = ?",
+        [silver.C1],
+    )
+    conn.close()
+    run_dbt(copy, ["test", *facts])
+    # ...until its customer changes: the customer's complaints are then in scope
+    conn = duckdb.connect(str(copy.duckdb_path))
+    top = _next_seq(conn)
+    conn.execute(
+        "update gold.dim_customer set _change_seq = ? where customer_id = ? and version_number = 1",
+        [top, silver.C1],
+    )
+    conn.close()
+    with pytest.raises(DbtError) as info:
+        run_dbt(copy, ["test", *facts])
+    assert "dimension_version_at_fct_complaint_customer_key" in " ".join(info.value.failed_nodes)
 
 
 def test_dbt_failure_names_the_failing_node(scenario: Scenario) -> None:

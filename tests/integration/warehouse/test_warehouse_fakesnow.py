@@ -113,12 +113,12 @@ def test_dbt_build_passes_on_the_snowflake_target(snow: SnowScenario) -> None:
 
 def test_tested_watermark_is_recorded_and_used_on_the_snowflake_target(snow: SnowScenario) -> None:
     """The hooks and since_tested tests (macros/tested_watermarks.sql) are portable: the build
-    recorded dim_customer's maximum, and a build reading it (scoped tests) passes."""
-    (top,) = snow.query("select max(_change_seq) from GOLD.DIM_CUSTOMER")
-    assert snow.query("select model_name, change_seq from DBT_STATE.TESTED_WATERMARKS") == [
-        ("dim_customer", top[0])
-    ]
-    rebuilt = run_dbt(snow.settings, ["build", "--select", "dim_customer"], FAKESNOW_VARS)
+    recorded the maximum of each model with scoped tests, and a build reading them passes."""
+    models = ("dim_customer", "fct_complaint")
+    tops = {m: snow.query(f"select max(_change_seq) from GOLD.{m.upper()}")[0][0] for m in models}
+    recorded = snow.query("select model_name, change_seq from DBT_STATE.TESTED_WATERMARKS")
+    assert dict(recorded) == tops
+    rebuilt = run_dbt(snow.settings, ["build", "--select", *models], FAKESNOW_VARS)
     assert set(rebuilt.counts) == {"success", "pass"}, rebuilt.counts
 
 

@@ -4,6 +4,7 @@
         unique_key='complaint_key',
         incremental_strategy=var('incremental_strategy'),
         on_schema_change='fail',
+        pre_hook="{{ forget_tested_watermark() }}",
         post_hook="{{ log_moved_customers() }}",
     )
 }}

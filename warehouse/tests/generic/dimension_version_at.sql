@@ -1,0 +1,51 @@
+{#- Every fact row's `column_name` (a surrogate key) is the version of its entity (`natural_key`,
+    same name in both models) in `to` valid on the row's `date_column`: valid_from <= date <
+    valid_to, or, when the row says the version was inferred (`inferred`), the entity's first
+    version for a date before it. A null key fails as well.
+
+    With since_tested, only the fact rows rebuilt since the model's tests last all passed
+    (macros/tested_watermarks.sql), and every row of an entity with a dimension row changed
+    since: a row outside both is the row that passed, and its entity's versions are the
+    versions it passed against. The second part also covers a row the model rebuilt for a
+    dimension change that left it on its old version (so its _change_seq did not rise). -#}
+{% test dimension_version_at(model, column_name, to, natural_key, date_column, inferred,
+                             since_tested=false) %}
+{%- set watermark = tested_watermark(model) if since_tested else -1 %}
+with facts as (
+    select
+        {{ column_name }} as version_key,
+        {{ natural_key }} as natural_key,
+        {{ date_column }} as fact_date,
+        {{ inferred }} as is_inferred
+    from {{ model }}
+    {%- if watermark >= 0 %}
+    where _change_seq > {{ watermark }}
+        or {{ natural_key }} in (
+            select {{ natural_key }} from {{ to }} where _change_seq > {{ watermark }}
+        )
+    {%- endif %}
+),
+
+versions as (
+    select
+        {{ column_name }} as version_key,
+        {{ natural_key }} as natural_key,
+        valid_from,
+        valid_to,
+        version_number
+    from {{ to }}
+)
+
+select facts.*
+from facts
+left join versions
+    on facts.version_key = versions.version_key
+    and facts.natural_key = versions.natural_key
+    and (
+        (facts.fact_date >= versions.valid_from and facts.fact_date < versions.valid_to)
+        or (facts.is_inferred
+            and versions.version_number = 1
+            and facts.fact_date < versions.valid_from)
+    )
+where versions.version_key is null
+{% endtest %}
