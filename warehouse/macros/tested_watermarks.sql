@@ -18,6 +18,14 @@
     build of the model (first build, --full-refresh) forgets it (pre-hook), so all rows are
     tested again.
 
+    A scoped test that also reads another model (`dimension_version_at` reads a dimension)
+    needs that model's rows written since the pass too. They are not those above the tested
+    model's watermark: `dbt build --select fct_complaint` can test the fact while a dimension
+    lags, and the dimension's next build then writes rows below the fact's watermark. So each
+    such model D gets its own entry, `<model>><D>`, its maximum when the tests passed; D's full
+    build forgets it (D's pre-hook), since a full build can rewrite rows without raising their
+    `_change_seq`.
+
     Limits: the state is keyed by the model's name alone, one table per database, which holds
     while the gold schema is fixed (it is: schemas are used verbatim); a build with `--empty` or
     `--sample` would let vacuous tests advance it, so do not run those against a real
@@ -34,10 +42,23 @@
         'tested_watermarks', 'model_name ' ~ dbt.type_string() ~ ', change_seq bigint') }}
 {%- endmacro %}
 
-{#- pre-hook of a model with since_tested tests: a full build re-tests every row. -#}
+{#- The state row of `model`'s watermark, or of the watermark of `of` (a model its scoped tests
+    also read) for `model`'s tests. -#}
+{% macro tested_watermark_name(model, of=none) -%}
+    {{ return(model.identifier if of is none else model.identifier ~ '>' ~ of.identifier) }}
+{%- endmacro %}
+
+{#- pre-hook of a model with since_tested tests, or read by one: a full build re-tests every
+    row (its own entries, and those other models keep of it). Each model deletes only rows
+    naming it, so two models building at once never delete the same row (DuckDB would fail
+    one of them on the conflict). -#}
 {% macro forget_tested_watermark() -%}
     {%- if not is_incremental() -%}
-    delete from {{ tested_watermarks_relation() }} where model_name = '{{ this.identifier }}'
+    {%- set name = this.identifier -%}
+    delete from {{ tested_watermarks_relation() }}
+    where model_name = '{{ name }}'
+        or left(model_name, {{ name | length + 1 }}) = '{{ name }}>'
+        or right(model_name, {{ name | length + 1 }}) = '>{{ name }}'
     {%- endif -%}
 {%- endmacro %}
 
@@ -46,7 +67,7 @@
     a full build since, or not executing). -1 means: test the whole table, as the plain tests
     do (on a first build the scoped form was twice as slow for nothing). A literal also lets
     the warehouse skip row groups by their `_change_seq` range. -#}
-{% macro tested_watermark(model) -%}
+{% macro tested_watermark(model, of=none) -%}
     {%- if not execute -%}
         {{ return(-1) }}
     {%- endif -%}
@@ -57,7 +78,7 @@
     {%- endif -%}
     {%- set result = run_query(
         "select coalesce(max(change_seq), -1) from " ~ relation
-        ~ " where model_name = '" ~ model.identifier ~ "'") -%}
+        ~ " where model_name = '" ~ tested_watermark_name(model, of) ~ "'") -%}
     {{ return(result.columns[0].values()[0] | int) }}
 {%- endmacro %}
 
@@ -72,11 +93,17 @@
         {%- set models = {} -%}
         {%- for node in graph.nodes.values()
                if node.resource_type == 'test' and node.attached_node -%}
-            {%- set entry = models.setdefault(node.attached_node, {'scoped': false, 'passed': true}) -%}
+            {%- set entry = models.setdefault(
+                node.attached_node, {'scoped': false, 'passed': true, 'reads': []}) -%}
             {%- set test = node.test_metadata or {} -%}
             {%- if test.get('name') == 'unique_since_tested'
                    or test.get('kwargs', {}).get('since_tested') -%}
                 {%- do entry.update({'scoped': true}) -%}
+                {%- for other in node.depends_on.nodes
+                       if other != node.attached_node and other.startswith('model.')
+                       and other not in entry.reads -%}
+                    {%- do entry.reads.append(other) -%}
+                {%- endfor -%}
             {%- endif -%}
             {%- if status.get(node.unique_id) != 'pass' -%}
                 {%- do entry.update({'passed': false}) -%}
@@ -85,15 +112,22 @@
         {%- set statements = [] -%}
         {%- for model_id, entry in models.items() if entry.scoped and entry.passed -%}
             {%- set model = graph.nodes[model_id] -%}
-            {%- set relation = api.Relation.create(database=model.database, schema=model.schema,
-                                                   identifier=model.alias) -%}
-            {#- forgotten first: if the insert failed, the next run would test every row -#}
+            {#- forgotten first: if an insert failed, the next run would test every row -#}
             {%- do statements.append(
                 "delete from " ~ tested_watermarks_relation()
-                ~ " where model_name = '" ~ model.alias ~ "'") -%}
-            {%- do statements.append(
-                "insert into " ~ tested_watermarks_relation() ~ " (model_name, change_seq) select '"
-                ~ model.alias ~ "', coalesce(max(_change_seq), -1) from " ~ relation) -%}
+                ~ " where model_name = '" ~ model.alias ~ "' or left(model_name, "
+                ~ (model.alias | length + 1) ~ ") = '" ~ model.alias ~ ">'") -%}
+            {%- for read_id in [model_id] + entry.reads -%}
+                {%- set read = graph.nodes[read_id] -%}
+                {%- set name = model.alias if read_id == model_id
+                               else model.alias ~ '>' ~ read.alias -%}
+                {%- set relation = api.Relation.create(
+                    database=read.database, schema=read.schema, identifier=read.alias) -%}
+                {%- do statements.append(
+                    "insert into " ~ tested_watermarks_relation()
+                    ~ " (model_name, change_seq) select '" ~ name
+                    ~ "', coalesce(max(_change_seq), -1) from " ~ relation) -%}
+            {%- endfor -%}
         {%- endfor -%}
         {#- returned, not run here: the hook runner executes (and commits) it -#}
         {{- statements | join(';\n') -}}

@@ -514,7 +514,14 @@ def test_the_fact_scoped_tests_reach_complaints_whose_dimension_changed(
     copy = _copy_warehouse(scenario, tmp_path)
     facts = ["--select", "fct_complaint"]
     run_dbt(copy, ["test", *facts])
-    assert set(_tested_watermarks(copy)) == {"fct_complaint"}
+    # the fact's watermark, and one for each dimension its scoped tests read
+    marks = _tested_watermarks(copy)
+    assert set(marks) == {"fct_complaint", "fct_complaint>dim_customer", "fct_complaint>dim_agent"}
+    for table in ("fct_complaint", "dim_customer"):
+        (top,) = _query(copy, f"select max(_change_seq) from gold.{table}")[0]
+        assert (
+            marks["fct_complaint" if table == "fct_complaint" else "fct_complaint>" + table] == top
+        )
 
     # a complaint pointing at no version, below the watermark: out of scope...
     conn = duckdb.connect(str(copy.duckdb_path))
@@ -535,6 +542,49 @@ def test_the_fact_scoped_tests_reach_complaints_whose_dimension_changed(
     with pytest.raises(DbtError) as info:
         run_dbt(copy, ["test", *facts])
     assert "dimension_version_at_fct_complaint_customer_key" in " ".join(info.value.failed_nodes)
+
+
+_STALE_CUSTOMER_VERSIONS = """
+    select complaint.complaint_key
+    from gold.fct_complaint as complaint
+    join gold.dim_customer as version using (customer_key)
+    where complaint.request_date >= version.valid_to
+"""
+
+
+def test_a_dimension_built_after_the_fact_was_tested_is_in_the_scope(
+    scenario: Scenario, tmp_path: Path
+) -> None:
+    """`build --select fct_complaint` tests the fact against a dimension that has not taken the
+    load's new customer version yet; the next build adds that version below the fact's
+    watermark, and the fact (rebuilt by _change_seq) keeps complaints on the version that now
+    ends before them. The whole-table check fails there, so the scoped one must too."""
+    copy = _copy_warehouse(scenario, tmp_path)
+    conn = duckdb.connect(str(copy.duckdb_path))
+    top = _next_seq(conn)
+    # C1 moves on 2025-03-01 (its June complaint now belongs to the new version), then a later
+    # change of another complaint lifts the fact's watermark above the new version
+    conn.execute(
+        "insert into raw.customer_versions select * replace ("
+        "cast('2025-03-01' as date) as valid_from, ? as _change_seq) "
+        "from raw.customer_versions where customer_id = ? order by valid_from limit 1",
+        [top, silver.C1],
+    )
+    conn.execute(
+        "update raw.call_logs set resolution_status = 'Resolved', _change_seq = ? "
+        "where complaint_key = ?",
+        [top + 1, silver.K2],
+    )
+    conn.close()
+    run_dbt(copy, ["build", "--select", "fct_complaint"])
+    assert _tested_watermarks(copy)["fct_complaint"] == top + 1
+    with pytest.raises(DbtError) as info:
+        run_dbt(copy, ["build"])
+    assert _query(copy, _STALE_CUSTOMER_VERSIONS)  # what the check must find
+    assert "dimension_version_at_fct_complaint_customer_key" in " ".join(info.value.failed_nodes)
+    # a full build of the dimension forgets what the fact's tests knew of it
+    run_dbt(copy, ["run", "--select", "dim_customer", "dim_agent", "--full-refresh"])
+    assert set(_tested_watermarks(copy)) <= {"fct_complaint"}
 
 
 def test_dbt_failure_names_the_failing_node(scenario: Scenario) -> None:

@@ -116,8 +116,14 @@ def test_tested_watermark_is_recorded_and_used_on_the_snowflake_target(snow: Sno
     recorded the maximum of each model with scoped tests, and a build reading them passes."""
     models = ("dim_customer", "fct_complaint")
     tops = {m: snow.query(f"select max(_change_seq) from GOLD.{m.upper()}")[0][0] for m in models}
+    (agents,) = snow.query("select max(_change_seq) from GOLD.DIM_AGENT")
     recorded = snow.query("select model_name, change_seq from DBT_STATE.TESTED_WATERMARKS")
-    assert dict(recorded) == tops
+    # the fact's scoped tests also read both dimensions: their maxima, kept for the fact
+    assert dict(recorded) == {
+        **tops,
+        "fct_complaint>dim_customer": tops["dim_customer"],
+        "fct_complaint>dim_agent": agents[0],
+    }
     rebuilt = run_dbt(snow.settings, ["build", "--select", *models], FAKESNOW_VARS)
     assert set(rebuilt.counts) == {"success", "pass"}, rebuilt.counts
 

@@ -1,4 +1,7 @@
+{#- forget_tested_watermark: a full build re-tests every complaint's agent version
+    (macros/tested_watermarks.sql) -#}
 {{ scd2_dimension_config('agent_id') }}
+{{ config(pre_hook="{{ forget_tested_watermark() }}") }}
 
 {{ scd2_dimension(
     entity=ref('stg_agents'),

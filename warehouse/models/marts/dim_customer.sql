@@ -1,4 +1,5 @@
-{#- forget_tested_watermark: a full build re-tests every customer (macros/tested_watermarks.sql) -#}
+{#- forget_tested_watermark: a full build re-tests every customer, and every complaint's customer
+    version (macros/tested_watermarks.sql) -#}
 {{ scd2_dimension_config('customer_id') }}
 {{ config(pre_hook="{{ forget_tested_watermark() }}") }}
 

@@ -4,13 +4,15 @@
     version for a date before it. A null key fails as well.
 
     With since_tested, only the fact rows rebuilt since the model's tests last all passed
-    (macros/tested_watermarks.sql), and every row of an entity with a dimension row changed
-    since: a row outside both is the row that passed, and its entity's versions are the
-    versions it passed against. The second part also covers a row the model rebuilt for a
-    dimension change that left it on its old version (so its _change_seq did not rise). -#}
+    (macros/tested_watermarks.sql), and every row of an entity with a dimension row written
+    since (above the dimension's own entry, `<model>><to>`): a row outside both is the row
+    that passed, and its entity's versions are the versions it passed against. The second part
+    also covers a row the model rebuilt for a dimension change that left it on its old version
+    (its _change_seq did not rise), and a dimension built after the fact's tests passed. -#}
 {% test dimension_version_at(model, column_name, to, natural_key, date_column, inferred,
                              since_tested=false) %}
 {%- set watermark = tested_watermark(model) if since_tested else -1 %}
+{%- set dimension_watermark = tested_watermark(model, to) if since_tested else -1 %}
 with facts as (
     select
         {{ column_name }} as version_key,
@@ -18,10 +20,10 @@ with facts as (
         {{ date_column }} as fact_date,
         {{ inferred }} as is_inferred
     from {{ model }}
-    {%- if watermark >= 0 %}
+    {%- if watermark >= 0 and dimension_watermark >= 0 %}
     where _change_seq > {{ watermark }}
         or {{ natural_key }} in (
-            select {{ natural_key }} from {{ to }} where _change_seq > {{ watermark }}
+            select {{ natural_key }} from {{ to }} where _change_seq > {{ dimension_watermark }}
         )
     {%- endif %}
 ),
