@@ -26,6 +26,10 @@
     build forgets it (D's pre-hook), since a full build can rewrite rows without raising their
     `_change_seq`.
 
+    `--vars '{test_every_row: true}'` tests every row whatever the state: after deploying a
+    change to a model's SQL without a full refresh (rows rewritten by the new code keep their
+    `_change_seq` when nothing else changed), or for a periodic whole check.
+
     Limits: the state is keyed by the model's name alone, one table per database, which holds
     while the gold schema is fixed (it is: schemas are used verbatim); a build with `--empty` or
     `--sample` would let vacuous tests advance it, so do not run those against a real
@@ -68,7 +72,7 @@
     do (on a first build the scoped form was twice as slow for nothing). A literal also lets
     the warehouse skip row groups by their `_change_seq` range. -#}
 {% macro tested_watermark(model, of=none) -%}
-    {%- if not execute -%}
+    {%- if not execute or var('test_every_row', false) -%}
         {{ return(-1) }}
     {%- endif -%}
     {%- set relation = tested_watermarks_relation() -%}

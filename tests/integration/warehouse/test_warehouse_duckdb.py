@@ -531,7 +531,10 @@ def test_the_fact_scoped_tests_reach_complaints_whose_dimension_changed(
     )
     conn.close()
     run_dbt(copy, ["test", *facts])
-    # ...until its customer changes: the customer's complaints are then in scope
+    # ...but not for a whole check
+    with pytest.raises(DbtError):
+        run_dbt(copy, ["test", *facts], {"test_every_row": True})
+    # ...and in scope once its customer changes
     conn = duckdb.connect(str(copy.duckdb_path))
     top = _next_seq(conn)
     conn.execute(
@@ -577,14 +580,16 @@ def test_a_dimension_built_after_the_fact_was_tested_is_in_the_scope(
     )
     conn.close()
     run_dbt(copy, ["build", "--select", "fct_complaint"])
-    assert _tested_watermarks(copy)["fct_complaint"] == top + 1
+    marks = _tested_watermarks(copy)
+    assert marks["fct_complaint"] == top + 1
+    assert marks["fct_complaint>dim_customer"] < top  # the dimension's part is scoped
     with pytest.raises(DbtError) as info:
         run_dbt(copy, ["build"])
     assert _query(copy, _STALE_CUSTOMER_VERSIONS)  # what the check must find
     assert "dimension_version_at_fct_complaint_customer_key" in " ".join(info.value.failed_nodes)
     # a full build of the dimension forgets what the fact's tests knew of it
     run_dbt(copy, ["run", "--select", "dim_customer", "dim_agent", "--full-refresh"])
-    assert set(_tested_watermarks(copy)) <= {"fct_complaint"}
+    assert set(_tested_watermarks(copy)) == {"fct_complaint"}
 
 
 def test_dbt_failure_names_the_failing_node(scenario: Scenario) -> None:

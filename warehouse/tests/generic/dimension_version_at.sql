@@ -3,12 +3,13 @@
     valid_to, or, when the row says the version was inferred (`inferred`), the entity's first
     version for a date before it. A null key fails as well.
 
-    With since_tested, only the fact rows rebuilt since the model's tests last all passed
-    (macros/tested_watermarks.sql), and every row of an entity with a dimension row written
-    since (above the dimension's own entry, `<model>><to>`): a row outside both is the row
-    that passed, and its entity's versions are the versions it passed against. The second part
-    also covers a row the model rebuilt for a dimension change that left it on its old version
-    (its _change_seq did not rise), and a dimension built after the fact's tests passed. -#}
+    With since_tested, only the fact rows above the fact's tested watermark
+    (macros/tested_watermarks.sql), and every row of an entity with a dimension row above the
+    lower of that watermark and the dimension's own entry (`<model>><to>`, its maximum when the
+    fact's tests passed). The fact's watermark covers what the fact rebuilt for a dimension row
+    above its own maximum (such a row may keep its _change_seq: it stays on its old version);
+    the dimension's entry covers a dimension built after the fact's tests passed. A row outside
+    both is the row that passed, and its entity's versions are those it passed against. -#}
 {% test dimension_version_at(model, column_name, to, natural_key, date_column, inferred,
                              since_tested=false) %}
 {%- set watermark = tested_watermark(model) if since_tested else -1 %}
@@ -23,7 +24,8 @@ with facts as (
     {%- if watermark >= 0 and dimension_watermark >= 0 %}
     where _change_seq > {{ watermark }}
         or {{ natural_key }} in (
-            select {{ natural_key }} from {{ to }} where _change_seq > {{ dimension_watermark }}
+            select {{ natural_key }} from {{ to }}
+            where _change_seq > {{ [watermark, dimension_watermark] | min }}
         )
     {%- endif %}
 ),
