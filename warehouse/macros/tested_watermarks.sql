@@ -46,10 +46,20 @@
         'tested_watermarks', 'model_name ' ~ dbt.type_string() ~ ', change_seq bigint') }}
 {%- endmacro %}
 
-{#- The state row of `model`'s watermark, or of the watermark of `of` (a model its scoped tests
-    also read) for `model`'s tests. -#}
-{% macro tested_watermark_name(model, of=none) -%}
-    {{ return(model.identifier if of is none else model.identifier ~ '>' ~ of.identifier) }}
+{#- The state row of a model's watermark (`name`), or of the watermark of `of` (a model its
+    scoped tests also read) for its tests. -#}
+{% macro tested_watermark_name(name, of=none) -%}
+    {{ return(name if of is none else name ~ '>' ~ of) }}
+{%- endmacro %}
+
+{#- Predicate on the state rows of model `name`: its own entries, and with `kept_of_it` also the
+    entries other models keep of it. Exact prefix / suffix matches: names never hold '>'. -#}
+{% macro tested_watermark_rows(name, kept_of_it=false) -%}
+    model_name = '{{ name }}'
+    or left(model_name, {{ name | length + 1 }}) = '{{ tested_watermark_name(name, '') }}'
+    {%- if kept_of_it %}
+    or right(model_name, {{ name | length + 1 }}) = '>{{ name }}'
+    {%- endif -%}
 {%- endmacro %}
 
 {#- pre-hook of a model with since_tested tests, or read by one: a full build re-tests every
@@ -58,11 +68,8 @@
     one of them on the conflict). -#}
 {% macro forget_tested_watermark() -%}
     {%- if not is_incremental() -%}
-    {%- set name = this.identifier -%}
     delete from {{ tested_watermarks_relation() }}
-    where model_name = '{{ name }}'
-        or left(model_name, {{ name | length + 1 }}) = '{{ name }}>'
-        or right(model_name, {{ name | length + 1 }}) = '>{{ name }}'
+    where {{ tested_watermark_rows(this.identifier, kept_of_it=true) }}
     {%- endif -%}
 {%- endmacro %}
 
@@ -82,7 +89,9 @@
     {%- endif -%}
     {%- set result = run_query(
         "select coalesce(max(change_seq), -1) from " ~ relation
-        ~ " where model_name = '" ~ tested_watermark_name(model, of) ~ "'") -%}
+        ~ " where model_name = '"
+        ~ tested_watermark_name(model.identifier, of.identifier if of is not none else none)
+        ~ "'") -%}
     {{ return(result.columns[0].values()[0] | int) }}
 {%- endmacro %}
 
@@ -119,12 +128,11 @@
             {#- forgotten first: if an insert failed, the next run would test every row -#}
             {%- do statements.append(
                 "delete from " ~ tested_watermarks_relation()
-                ~ " where model_name = '" ~ model.alias ~ "' or left(model_name, "
-                ~ (model.alias | length + 1) ~ ") = '" ~ model.alias ~ ">'") -%}
+                ~ " where " ~ tested_watermark_rows(model.alias)) -%}
             {%- for read_id in [model_id] + entry.reads -%}
                 {%- set read = graph.nodes[read_id] -%}
-                {%- set name = model.alias if read_id == model_id
-                               else model.alias ~ '>' ~ read.alias -%}
+                {%- set name = tested_watermark_name(
+                    model.alias, none if read_id == model_id else read.alias) -%}
                 {%- set relation = api.Relation.create(
                     database=read.database, schema=read.schema, identifier=read.alias) -%}
                 {%- do statements.append(
