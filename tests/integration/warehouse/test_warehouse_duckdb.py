@@ -555,18 +555,13 @@ _STALE_CUSTOMER_VERSIONS = """
 """
 
 
-def test_a_dimension_built_after_the_fact_was_tested_is_in_the_scope(
-    scenario: Scenario, tmp_path: Path
-) -> None:
-    """`build --select fct_complaint` tests the fact against a dimension that has not taken the
-    load's new customer version yet; the next build adds that version below the fact's
-    watermark, and the fact (rebuilt by _change_seq) keeps complaints on the version that now
-    ends before them. The whole-table check fails there, so the scoped one must too."""
-    copy = _copy_warehouse(scenario, tmp_path)
+def _fact_ahead_of_a_lagging_dimension(copy: Settings) -> int:
+    """`build --select fct_complaint` after a load that holds a new version of C1 (from
+    2025-03-01, so its June complaint belongs to it) and a later change of another complaint:
+    the fact and its tests run while dim_customer has not taken the version, whose
+    _change_seq (returned) lies below the fact's maximum."""
     conn = duckdb.connect(str(copy.duckdb_path))
     top = _next_seq(conn)
-    # C1 moves on 2025-03-01 (its June complaint now belongs to the new version), then a later
-    # change of another complaint lifts the fact's watermark above the new version
     conn.execute(
         "insert into raw.customer_versions select * replace ("
         "cast('2025-03-01' as date) as valid_from, ? as _change_seq) "
@@ -580,16 +575,59 @@ def test_a_dimension_built_after_the_fact_was_tested_is_in_the_scope(
     )
     conn.close()
     run_dbt(copy, ["build", "--select", "fct_complaint"])
+    assert _query(copy, "select max(_change_seq) from gold.fct_complaint") == [(top + 1,)]
+    return top
+
+
+def test_a_dimension_built_after_the_fact_was_tested_is_in_the_scope(
+    scenario: Scenario, tmp_path: Path
+) -> None:
+    """The dimension then takes the version below the fact's watermark, and the fact, not yet
+    rebuilt, keeps complaints on the version that now ends before them. The whole-table check
+    fails there, so the scoped one must too."""
+    copy = _copy_warehouse(scenario, tmp_path)
+    top = _fact_ahead_of_a_lagging_dimension(copy)
     marks = _tested_watermarks(copy)
     assert marks["fct_complaint"] == top + 1
     assert marks["fct_complaint>dim_customer"] < top  # the dimension's part is scoped
-    with pytest.raises(DbtError) as info:
-        run_dbt(copy, ["build"])
+    run_dbt(copy, ["run", "--select", "dim_customer"])
     assert _query(copy, _STALE_CUSTOMER_VERSIONS)  # what the check must find
+    with pytest.raises(DbtError) as info:
+        run_dbt(copy, ["test", "--select", "fct_complaint"])
     assert "dimension_version_at_fct_complaint_customer_key" in " ".join(info.value.failed_nodes)
     # a full build of the dimension forgets what the fact's tests knew of it
     run_dbt(copy, ["run", "--select", "dim_customer", "dim_agent", "--full-refresh"])
     assert set(_tested_watermarks(copy)) == {"fct_complaint"}
+
+
+def test_the_fact_rebuilds_complaints_of_a_version_built_after_it(
+    scenario: Scenario, tmp_path: Path
+) -> None:
+    """The fact keeps a high-water mark per dimension (_dim_customer_seq), not its own
+    maximum, so the next build moves C1's June complaint to the version built after the fact,
+    and the gold equals a full refresh."""
+    copy = _copy_warehouse(scenario, tmp_path)
+    top = _fact_ahead_of_a_lagging_dimension(copy)
+    assert _query(copy, "select max(_dim_customer_seq) from gold.fct_complaint") < [(top,)]
+    run_dbt(copy, ["build"])
+    assert _query(copy, _STALE_CUSTOMER_VERSIONS) == []
+    assert _query(
+        copy,
+        "select max(_dim_customer_seq), max(_dim_agent_seq) from gold.fct_complaint",
+    ) == _query(
+        copy,
+        "select (select max(_change_seq) from gold.dim_customer),"
+        " (select max(_change_seq) from gold.dim_agent)",
+    )
+    june = _query(
+        copy,
+        "select version.valid_from from gold.fct_complaint as complaint"
+        " join gold.dim_customer as version using (customer_key)"
+        " where complaint.customer_id = ? and month(complaint.request_date) = 6",
+        [silver.C1],
+    )
+    assert june and {valid_from for (valid_from,) in june} == {date(2025, 3, 1)}
+    _assert_incremental_equals_full_refresh(copy)
 
 
 def test_dbt_failure_names_the_failing_node(scenario: Scenario) -> None:

@@ -22,8 +22,16 @@ agents as (
 ),
 
 {% if is_incremental() %}
+-- one high-water mark per input: the complaints' own, and for each dimension the highest
+-- version this table has read of it. The fact's maximum _change_seq cannot stand for the
+-- dimensions: `build --select fct_complaint` ahead of a dimension that lags lifts it above the
+-- version the dimension's next build writes, and that version's complaints were never rebuilt.
 watermark as (
-    select coalesce(max(_change_seq), -1) as change_seq from {{ this }}
+    select
+        coalesce(max(_change_seq), -1) as change_seq,
+        coalesce(max(_dim_customer_seq), -1) as customer_seq,
+        coalesce(max(_dim_agent_seq), -1) as agent_seq
+    from {{ this }}
 ),
 
 -- a complaint is rebuilt when it changed, or when a version of its customer or agent changed
@@ -35,11 +43,11 @@ changed_complaints as (
     where complaints._change_seq > (select change_seq from watermark)
         or complaints.customer_id in (
             select customer_id from {{ ref('dim_customer') }}
-            where _change_seq > (select change_seq from watermark)
+            where _change_seq > (select customer_seq from watermark)
         )
         or complaints.agent_id in (
             select agent_id from {{ ref('dim_agent') }}
-            where _change_seq > (select change_seq from watermark)
+            where _change_seq > (select agent_seq from watermark)
         )
 ),
 {% else %}
@@ -123,7 +131,11 @@ final as (
             when customer_seq >= agent_seq then customer_seq
             else agent_seq
         end as _change_seq,
-        _moved_from_customer_id
+        _moved_from_customer_id,
+        -- the dimensions as this build read them: the marks above, written with the rows
+        (select coalesce(max(_change_seq), -1) from {{ ref('dim_customer') }})
+            as _dim_customer_seq,
+        (select coalesce(max(_change_seq), -1) from {{ ref('dim_agent') }}) as _dim_agent_seq
     from moved
 )
 
