@@ -464,6 +464,33 @@ def test_later_builds_rebuild_every_feature_month_their_changes_reach(
     _assert_incremental_equals_full_refresh(copy)
 
 
+def test_features_built_ahead_of_a_lagging_fact_take_its_later_rows(
+    scenario: Scenario, tmp_path: Path
+) -> None:
+    """`run --select fct_complaint_lifecycle customer_features_monthly` after a load builds
+    the features while fct_complaint has not taken the load's change: the lifecycle lifts the
+    features' maximum to the change's _change_seq, which the fact's next build then writes.
+    The feature model keeps a high-water mark per input, so it still takes that row."""
+    copy = _copy_warehouse(scenario, tmp_path)
+    conn = duckdb.connect(str(copy.duckdb_path))
+    top = _next_seq(conn)
+    conn.execute(
+        "update raw.call_logs set complaint_category = 'Network Failure', _change_seq = ? "
+        "where complaint_key = ?",
+        [top, silver.K2],
+    )
+    conn.close()
+    run_dbt(copy, ["run", "--select", "fct_complaint_lifecycle", "customer_features_monthly"])
+    september = (
+        "select payments_count, network_failure_count from gold.customer_features_monthly "
+        "where customer_id = ? and month_start_date = '2025-09-01'"
+    )
+    assert _query(copy, september, [silver.C2]) == [(1, 0)]  # the fact still says Payments
+    run_dbt(copy, ["build"])
+    assert _query(copy, september, [silver.C2]) == [(0, 1)]
+    _assert_incremental_equals_full_refresh(copy)
+
+
 def _tested_watermarks(settings: Settings) -> dict[str, int]:
     return dict(_query(settings, "select model_name, change_seq from dbt_state.tested_watermarks"))
 

@@ -8,7 +8,7 @@
             {% if is_incremental() %}
             delete from {{ this }}
             where customer_id in ({{ moved_customers_since(
-                '(select coalesce(max(_change_seq), -1) from ' ~ this ~ ')') }})
+                '(select coalesce(max(_fct_complaint_seq), -1) from ' ~ this ~ ')') }})
             {% endif %}
         """,
     )
@@ -28,8 +28,15 @@ lifecycle as (
 ),
 
 {% if is_incremental() %}
+-- one high-water mark per input table, the highest _change_seq this table has read of it: the
+-- model's own maximum cannot serve, since `--select fct_complaint_lifecycle+` builds it while
+-- the fact lags, and the fact's next build writes rows below the maximum that the lifecycle
+-- lifted it to. Moved customers are logged with the fact's _change_seq.
 watermark as (
-    select coalesce(max(_change_seq), -1) as change_seq from {{ this }}
+    select
+        coalesce(max(_fct_complaint_seq), -1) as complaint_seq,
+        coalesce(max(_fct_complaint_lifecycle_seq), -1) as lifecycle_seq
+    from {{ this }}
 ),
 
 -- A change reaches its customer's months from the month of its request less the escalation
@@ -40,10 +47,10 @@ watermark as (
 -- facts before filtering them.
 changed_dates as (
     select customer_id, request_date from {{ ref('fct_complaint') }}
-    where _change_seq > (select change_seq from watermark)
+    where _change_seq > (select complaint_seq from watermark)
     union all
     select customer_id, request_date from {{ ref('fct_complaint_lifecycle') }}
-    where _change_seq > (select change_seq from watermark)
+    where _change_seq > (select lifecycle_seq from watermark)
 ),
 
 rebuild_from as (
@@ -56,7 +63,7 @@ rebuild_from as (
         from changed_dates
         union all
         select moved.customer_id, cast('1900-01-01' as date)
-        from ({{ moved_customers_since('(select change_seq from watermark)') }}) as moved
+        from ({{ moved_customers_since('(select complaint_seq from watermark)') }}) as moved
     ) as starts
     group by customer_id
 ),
@@ -230,7 +237,12 @@ final as (
             - cast(coalesce(monthly.previous_month_complaint_count, 0) as bigint)
             as complaint_count_mom_change,
         cast(monthly.escalation_count as bigint) as escalation_count,
-        monthly._change_seq
+        monthly._change_seq,
+        -- the inputs as this build read them: the marks above, written with the rows
+        (select coalesce(max(_change_seq), -1) from {{ ref('fct_complaint') }})
+            as _fct_complaint_seq,
+        (select coalesce(max(_change_seq), -1) from {{ ref('fct_complaint_lifecycle') }})
+            as _fct_complaint_lifecycle_seq
     from rolling as monthly
     where monthly.is_rebuilt
 )
