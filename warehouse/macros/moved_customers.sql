@@ -5,7 +5,10 @@
     customer it left (`_moved_from_customer_id`, from the complaint's previous row) and its
     post-hook appends those customers, with the fact row's `_change_seq`, to
     `dbt_state.moved_customers`; the feature model deletes and rebuilds every customer logged
-    above its own watermark. A log, not only the fact's column: a complaint that moves twice
+    above its mark of the fact (max(_fct_complaint_seq): the log holds fact sequences, and the
+    model's own maximum may have been lifted past them by a lifecycle built ahead of the fact).
+    A full refresh of the fact compares with its previous rows too, so it logs a move it is the
+    first to see. A log, not only the fact's column: a complaint that moves twice
     while the feature model does not run (a failed fct_complaint test skips it in `dbt build`;
     a `--select`) overwrites the column, but both moves stay in the log.
 
@@ -35,7 +38,7 @@
         and _change_seq > (select coalesce(max(change_seq), -1) from {{ relation }})
 {%- endmacro %}
 
-{#- The logged customers the feature model has not consumed: above its watermark. -#}
+{#- The logged customers the feature model has not consumed: above its mark of the fact. -#}
 {% macro moved_customers_since(watermark) -%}
     select customer_id from {{ moved_customers_relation() }} where change_seq > {{ watermark }}
 {%- endmacro %}

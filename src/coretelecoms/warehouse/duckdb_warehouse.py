@@ -20,7 +20,7 @@ import duckdb
 
 from coretelecoms.config import compression_methods
 from coretelecoms.warehouse.silver import ChangeSet
-from coretelecoms.warehouse.tables import WATERMARK_TABLE, RawTable
+from coretelecoms.warehouse.tables import LOAD_IN_PROGRESS, WATERMARK_TABLE, RawTable
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +133,17 @@ class DuckDBWarehouse:
             f"select table_name, change_seq from {self._table(WATERMARK_TABLE)}"
         ).fetchall()
         return {name: int(seq) for name, seq in rows}
+
+    def mark_load(self, running: bool) -> None:
+        """Say that a load is writing (``running``), or that none is (``LOAD_IN_PROGRESS``)."""
+        marks = self._table(WATERMARK_TABLE)
+        if running:
+            self._conn.execute(
+                f"insert into {marks} values (?, -1, 0) on conflict (table_name) do nothing",
+                [LOAD_IN_PROGRESS],
+            )
+        else:
+            self._conn.execute(f"delete from {marks} where table_name = ?", [LOAD_IN_PROGRESS])
 
     def upsert(self, change: ChangeSet) -> None:
         """Upsert ``change`` by primary key and advance the watermark, atomically."""

@@ -4,6 +4,12 @@ Per table, the warehouse keeps a watermark (the highest silver ``_change_seq`` i
 in the same transaction as the rows. A load reads ``_change_seq > watermark`` from one silver
 snapshot, upserts by primary key and advances the watermark, so a rerun moves nothing and a load
 interrupted at any point resumes where it stopped without duplicates.
+
+Tables commit one by one, so a load that stopped part way leaves raw with the snapshot's changes
+of some tables only. Built on that, the gold models would lift their watermarks above the rows
+the resumed load then writes, and never take them. A marker row (``LOAD_IN_PROGRESS``) is
+written before the first upsert and removed once every table is loaded; dbt refuses to build
+while it is there.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ class Warehouse(Protocol):
 
     def ensure_tables(self, tables: tuple[RawTable, ...]) -> None: ...
     def watermarks(self) -> dict[str, int]: ...
+    def mark_load(self, running: bool) -> None: ...
     def upsert(self, change: ChangeSet) -> None: ...
     def close(self) -> None: ...
 
@@ -153,13 +160,19 @@ def load_warehouse(settings: Settings, dsn: str | None = None) -> WarehouseLoadR
             tempfile.TemporaryDirectory(prefix="ct-warehouse-") as spool,
             SilverReader(dsn, Path(spool)) as silver,
         ):
+            writing = False
             for change in _spooled_ahead(silver, load_order(RAW_TABLES), marks):
                 if change.rows:
+                    if not writing:
+                        warehouse.mark_load(running=True)
+                        writing = True
                     warehouse.upsert(change)
                     change.path.unlink(missing_ok=True)
                 loads.append(
                     TableLoad(change.table.name, change.rows, change.after_seq, change.max_seq)
                 )
+        # also when nothing moved: a load that stopped after its last upsert left the marker
+        warehouse.mark_load(running=False)
     finally:
         warehouse.close()
     result = WarehouseLoadResult(settings.warehouse, tuple(loads), time.perf_counter() - started)

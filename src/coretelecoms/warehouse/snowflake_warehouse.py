@@ -23,7 +23,7 @@ import polars as pl
 
 from coretelecoms.config import Settings
 from coretelecoms.warehouse.silver import ChangeSet
-from coretelecoms.warehouse.tables import WATERMARK_TABLE, RawTable
+from coretelecoms.warehouse.tables import LOAD_IN_PROGRESS, WATERMARK_TABLE, RawTable
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +156,18 @@ class SnowflakeWarehouse:
         )
         for batch in frame.iter_slices(INSERT_BATCH_ROWS):
             self._cur.executemany(statement, batch.rows())
+
+    def mark_load(self, running: bool) -> None:
+        """Say that a load is writing (``running``), or that none is (``LOAD_IN_PROGRESS``)."""
+        marks = self._table(WATERMARK_TABLE)
+        if running:  # one statement: a marker left by a load that stopped is never off a moment
+            self._cur.execute(
+                f"insert into {marks} (table_name, change_seq, rows_moved) select %s, -1, 0 "
+                f"where not exists (select 1 from {marks} where table_name = %s)",
+                (LOAD_IN_PROGRESS, LOAD_IN_PROGRESS),
+            )
+        else:
+            self._cur.execute(f"delete from {marks} where table_name = %s", (LOAD_IN_PROGRESS,))
 
     def upsert(self, change: ChangeSet) -> None:
         """Upsert ``change`` by primary key and advance the watermark in one transaction.

@@ -12,6 +12,7 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
+import psycopg
 import pytest
 import warehouse_silver_data as silver
 
@@ -24,6 +25,7 @@ from coretelecoms.warehouse import (
     load_warehouse,
     run_dbt,
 )
+from coretelecoms.warehouse.silver import SilverNotReadyError
 
 pytestmark = pytest.mark.postgres
 
@@ -95,7 +97,7 @@ def test_dbt_build_passes_every_model_and_test(scenario: Scenario) -> None:
     counts = scenario.builds["day3"].counts
     assert set(counts) == {"success", "pass"}, counts
     assert counts["pass"] == 45  # data tests (docs/warehouse.md: which ones, and why not more)
-    assert counts["success"] == 17 + 3  # models + the on-run-start (2) and on-run-end hooks
+    assert counts["success"] == 17 + 4  # models + the on-run-start (3) and on-run-end hooks
     nodes = scenario.builds["day3"].nodes
     for model in (
         "dim_customer",
@@ -491,6 +493,51 @@ def test_features_built_ahead_of_a_lagging_fact_take_its_later_rows(
     _assert_incremental_equals_full_refresh(copy)
 
 
+def _move_k4_to_c2(copy: Settings) -> int:
+    """K4 (C3's only October complaint) corrected to C2 in the next load; its _change_seq."""
+    conn = duckdb.connect(str(copy.duckdb_path))
+    top = _next_seq(conn)
+    _move(conn, "social_media_complaints", silver.K4, silver.C2, top)
+    conn.close()
+    return top
+
+
+def test_a_full_refresh_of_the_fact_alone_keeps_a_move_it_is_first_to_see(
+    scenario: Scenario, tmp_path: Path
+) -> None:
+    """`build --select fct_complaint --full-refresh` takes the move, so the features' next
+    build must still learn of it: the full refresh compares with the rows built before too."""
+    copy = _copy_warehouse(scenario, tmp_path)
+    _move_k4_to_c2(copy)
+    run_dbt(copy, ["build", "--select", "fct_complaint", "--full-refresh"])
+    assert _query(copy, "select customer_id from dbt_state.moved_customers") == [(silver.C3,)]
+    run_dbt(copy, ["build"])
+    assert (silver.C3, date(2025, 10, 1)) not in set(_query(copy, _FEATURE_MONTHS))
+    _assert_incremental_equals_full_refresh(copy)
+
+
+def test_a_move_the_features_see_while_the_fact_lags_is_not_lost(
+    scenario: Scenario, tmp_path: Path
+) -> None:
+    """The move's load also brings a later status observation: `run --select
+    fct_complaint_lifecycle customer_features_monthly` lifts the features above the move's
+    _change_seq before the fact logs it, so the log is read above the features' fact mark."""
+    copy = _copy_warehouse(scenario, tmp_path)
+    top = _move_k4_to_c2(copy)
+    conn = duckdb.connect(str(copy.duckdb_path))
+    conn.execute(
+        "insert into raw.complaint_status_history select * replace ("
+        "'Resolved' as resolution_status, cast('2025-11-23' as date) as observed_date, "
+        "? as _change_seq) from raw.complaint_status_history where complaint_key = ? limit 1",
+        [top + 1, silver.K5],
+    )
+    conn.close()
+    run_dbt(copy, ["run", "--select", "fct_complaint_lifecycle", "customer_features_monthly"])
+    run_dbt(copy, ["build"])
+    assert (silver.C3, date(2025, 10, 1)) not in set(_query(copy, _FEATURE_MONTHS))
+    _assert_incremental_equals_full_refresh(copy)
+
+
 def _tested_watermarks(settings: Settings) -> dict[str, int]:
     return dict(_query(settings, "select model_name, change_seq from dbt_state.tested_watermarks"))
 
@@ -655,6 +702,39 @@ def test_the_fact_rebuilds_complaints_of_a_version_built_after_it(
     )
     assert june and {valid_from for (valid_from,) in june} == {date(2025, 3, 1)}
     _assert_incremental_equals_full_refresh(copy)
+
+
+def test_dbt_refuses_to_build_on_a_load_that_stopped_part_way(
+    module_silver_dsn: Callable[[], str], tmp_path: Path
+) -> None:
+    """Raw tables commit one by one: a load that fails after some of them leaves its marker,
+    and dbt refuses to build until the load is resumed (the models would otherwise lift their
+    marks above the rows the resumed load writes)."""
+    dsn = module_silver_dsn()
+    silver.write_days_1_2(dsn)
+    settings = Settings(home=tmp_path / "home", pg_dsn=dsn)
+    # a real failure part way: the agents are loaded after the complaint tables
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("alter table conformed.agents rename to agents_elsewhere")
+    with pytest.raises(SilverNotReadyError):
+        load_warehouse(settings)
+    marks = "select table_name, change_seq from raw._load_watermarks"
+    written = dict(_query(settings, marks))
+    assert written.pop("_load_in_progress") == -1
+    assert "call_logs" in written and "agents" not in written
+    with pytest.raises(DbtError, match="did not finish"):
+        run_dbt(settings, ["run"])
+    # nothing built (dbt creates the schemas before its hooks run)
+    assert _query(settings, "select count(*) from duckdb_tables() where schema_name = 'gold'") == [
+        (0,)
+    ]
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("alter table conformed.agents_elsewhere rename to agents")
+    resumed = load_warehouse(settings)
+    assert {t.table for t in resumed.tables if t.rows} == {"agents", "agent_versions"}
+    assert "_load_in_progress" not in dict(_query(settings, marks))
+    run_dbt(settings, ["build"])
 
 
 def test_dbt_failure_names_the_failing_node(scenario: Scenario) -> None:

@@ -18,7 +18,13 @@ import pytest
 import warehouse_silver_data as silver
 
 from coretelecoms.config import Settings
-from coretelecoms.warehouse import DbtResult, WarehouseLoadResult, load_warehouse, run_dbt
+from coretelecoms.warehouse import (
+    DbtError,
+    DbtResult,
+    WarehouseLoadResult,
+    load_warehouse,
+    run_dbt,
+)
 from coretelecoms.warehouse.snowflake_warehouse import SnowflakeWarehouse, upload_method
 from coretelecoms.warehouse.tables import RAW_TABLES
 
@@ -108,7 +114,7 @@ def test_loader_moves_changes_then_nothing_on_rerun(snow: SnowScenario) -> None:
 def test_dbt_build_passes_on_the_snowflake_target(snow: SnowScenario) -> None:
     counts = snow.builds["day3"].counts
     assert set(counts) == {"success", "pass"}, counts
-    assert counts["success"] == 17 + 3  # models + the on-run-start (2) and on-run-end hooks
+    assert counts["success"] == 17 + 4  # models + the on-run-start (3) and on-run-end hooks
 
 
 def test_tested_watermark_is_recorded_and_used_on_the_snowflake_target(snow: SnowScenario) -> None:
@@ -147,6 +153,53 @@ def test_incremental_lifecycle_records_milestones(snow: SnowScenario) -> None:
         f"where complaint_key = '{silver.K1}'"
     )
     assert tuple(row) == (date(2025, 11, 20), date(2025, 11, 21), date(2025, 11, 22))
+
+
+def test_dbt_refuses_to_build_while_a_load_is_marked_on_the_snowflake_target(
+    snow: SnowScenario,
+) -> None:
+    """The loader's marker (written before its first upsert, removed once every table is
+    loaded) stops dbt on Snowflake too, where dbt could run beside a load."""
+    wh = SnowflakeWarehouse(snow.settings)
+    try:
+        wh.mark_load(running=True)
+        wh.mark_load(running=True)  # a resumed load finds it there
+        assert snow.query(
+            "select table_name, change_seq from RAW._LOAD_WATERMARKS where change_seq < 0"
+        ) == [("_load_in_progress", -1)]
+        with pytest.raises(DbtError, match="did not finish"):
+            run_dbt(snow.settings, ["run", "--select", "dim_date"], FAKESNOW_VARS)
+        wh.mark_load(running=False)
+    finally:
+        wh.close()
+    assert run_dbt(snow.settings, ["run", "--select", "dim_date"], FAKESNOW_VARS).counts
+
+
+def test_a_full_refresh_of_the_fact_reads_its_previous_rows_on_the_snowflake_target(
+    snow: SnowScenario,
+) -> None:
+    """A full refresh of fct_complaint compares each complaint with its row as built before, to
+    log a move it is the first to see (dbt-snowflake replaces the table with a `create or
+    replace ... as select` that reads it). Runs last on the scenario: it changes raw."""
+    ((top,),) = snow.query("select max(change_seq) + 1 from RAW._LOAD_WATERMARKS")
+    snow.query(
+        f"update RAW.SOCIAL_MEDIA_COMPLAINTS set customer_id = '{silver.C2}', _change_seq = {top} "
+        f"where complaint_key = '{silver.K4}'"
+    )
+    run_dbt(snow.settings, ["run", "--select", "fct_complaint", "--full-refresh"], FAKESNOW_VARS)
+    assert snow.query(
+        "select customer_id, _moved_from_customer_id from GOLD.FCT_COMPLAINT "
+        f"where complaint_key = '{silver.K4}'"
+    ) == [(silver.C2, silver.C3)]
+    assert snow.query("select customer_id, change_seq from DBT_STATE.MOVED_CUSTOMERS") == [
+        (silver.C3, top)
+    ]
+    assert snow.query(
+        "select max(_dim_customer_seq), max(_dim_agent_seq) from GOLD.FCT_COMPLAINT"
+    ) == snow.query(
+        "select (select max(_change_seq) from GOLD.DIM_CUSTOMER), "
+        "(select max(_change_seq) from GOLD.DIM_AGENT)"
+    )
 
 
 def test_a_column_added_to_a_contract_is_added_to_snowflake_raw(

@@ -6,10 +6,11 @@
     With since_tested, only the fact rows above the fact's tested watermark
     (macros/tested_watermarks.sql), and every row of an entity with a dimension row above the
     lower of that watermark and the dimension's own entry (`<model>><to>`, its maximum when the
-    fact's tests passed). The fact's watermark covers what the fact rebuilt for a dimension row
-    above its own maximum (such a row may keep its _change_seq: it stays on its old version);
-    the dimension's entry covers a dimension built after the fact's tests passed. A row outside
-    both is the row that passed, and its entity's versions are those it passed against. -#}
+    fact's tests passed). The fact rebuilds the complaints of an entity with a dimension row
+    above its mark of that dimension (_dim_customer_seq), and such a row may keep its
+    _change_seq (it stays on its old version): the lower watermark reaches every dimension row
+    the fact's tests have not seen, among them one built after they passed. A row outside both
+    parts is the row that passed, and its entity's versions are those it passed against. -#}
 {% test dimension_version_at(model, column_name, to, natural_key, date_column, inferred,
                              since_tested=false) %}
 {%- set watermark = tested_watermark(model) if since_tested else -1 %}
