@@ -27,8 +27,8 @@ agents as (
 -- dimensions: `build --select fct_complaint` ahead of a dimension that lags lifts it above the
 -- version the dimension's next build writes, and that version's complaints were never rebuilt.
 -- It can stand for the complaints, views over raw: every build reads all of raw, and a load
--- brings sequences above all those before it (unless a dbt run sits between a failed load and
--- its retry: docs/warehouse.md).
+-- brings sequences above all those before it (a load that stopped part way would not, so dbt
+-- refuses to build until it is resumed: macros/raw_load.sql).
 watermark as (
     select
         coalesce(max(_change_seq), -1) as change_seq,
