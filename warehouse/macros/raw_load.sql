@@ -1,21 +1,24 @@
-{#- on-run-start: refuse to build on a warehouse load that stopped part way.
+{#- on-run-start: refuse to build on a warehouse load that stopped part way, or is running.
 
     The loader commits each raw table on its own, with its watermark, and keeps a row with a
-    negative change_seq in raw._load_watermarks from its first upsert until every table is
-    loaded (coretelecoms.warehouse.tables.LOAD_IN_PROGRESS). Until the load is resumed, raw holds
-    the newest changes of some tables and not of others: a build would lift the models' marks
-    above the rows the resumed load then writes, and the models would never take them. -#}
+    negative change_seq in raw._load_watermarks from its start until every table is loaded
+    (coretelecoms.warehouse.tables.LOAD_IN_PROGRESS). Until then raw may hold the newest changes
+    of some tables and not of others: a build would lift the models' marks above the rows the
+    rest of the load then writes, and the models would never take them. Only commands that
+    write models are refused: compile, docs generate and test only read, and an operator
+    looking into a failed load needs them. -#}
 {% macro assert_raw_load_complete() -%}
-    {%- if execute -%}
+    {%- if execute and flags.WHICH in ['run', 'build', 'seed', 'snapshot', 'retry'] -%}
         {%- set marks = source('raw', '_load_watermarks') -%}
         {%- if adapter.get_relation(marks.database, marks.schema, marks.identifier) is not none -%}
             {%- set running = run_query(
                 'select count(*) from ' ~ marks ~ ' where change_seq < 0').columns[0].values()[0] -%}
             {%- if running > 0 -%}
                 {{ exceptions.raise_compiler_error(
-                    'the warehouse load into ' ~ marks.schema ~ ' did not finish (a marker row '
-                    ~ 'with change_seq < 0 in ' ~ marks ~ '): rerun it, e.g. '
-                    ~ '`coretelecoms warehouse --date ...`, which resumes it, before building') }}
+                    'the warehouse load into ' ~ marks.schema ~ ' did not finish or is still '
+                    ~ 'running (a marker row with change_seq < 0 in ' ~ marks ~ '). Once no '
+                    ~ 'load runs, rerun it before building: it resumes (clear the DAG task '
+                    ~ 'load_warehouse, or `coretelecoms warehouse --date ...`); docs/operations.md') }}
             {%- endif -%}
         {%- endif -%}
     {%- endif -%}

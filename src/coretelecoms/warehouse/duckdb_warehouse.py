@@ -46,7 +46,8 @@ def _q(name: str) -> str:
 
 
 class DuckDBWarehouse:
-    """Sibling of ``SnowflakeWarehouse``: ``ensure_tables``, ``watermarks``, ``upsert``, ``close``.
+    """Sibling of ``SnowflakeWarehouse``: ``ensure_tables``, ``watermarks``, ``mark_load``,
+    ``upsert``, ``close``.
 
     DuckDB allows one writer process per file: dbt cannot open the file while this is open, so
     ``load_warehouse`` closes it before ``run_dbt`` runs.
@@ -135,7 +136,7 @@ class DuckDBWarehouse:
         return {name: int(seq) for name, seq in rows}
 
     def mark_load(self, running: bool) -> None:
-        """Say that a load is writing (``running``), or that none is (``LOAD_IN_PROGRESS``)."""
+        """Mark a load as running until it has loaded every table (``LOAD_IN_PROGRESS``)."""
         marks = self._table(WATERMARK_TABLE)
         if running:
             self._conn.execute(

@@ -8,8 +8,8 @@ interrupted at any point resumes where it stopped without duplicates.
 Tables commit one by one, so a load that stopped part way leaves raw with the snapshot's changes
 of some tables only. Built on that, the gold models would lift their watermarks above the rows
 the resumed load then writes, and never take them. A marker row (``LOAD_IN_PROGRESS``) is
-written before the first upsert and removed once every table is loaded; dbt refuses to build
-while it is there.
+written when a load starts and removed once every table is loaded; dbt refuses to build while
+it is there.
 """
 
 from __future__ import annotations
@@ -156,22 +156,20 @@ def load_warehouse(settings: Settings, dsn: str | None = None) -> WarehouseLoadR
     try:
         warehouse.ensure_tables(RAW_TABLES)
         marks = warehouse.watermarks()
+        # from the start, not the first upsert: a Snowflake build starting while the first
+        # table spools would otherwise pass its check and read raw half loaded
+        warehouse.mark_load(running=True)
         with (
             tempfile.TemporaryDirectory(prefix="ct-warehouse-") as spool,
             SilverReader(dsn, Path(spool)) as silver,
         ):
-            writing = False
             for change in _spooled_ahead(silver, load_order(RAW_TABLES), marks):
                 if change.rows:
-                    if not writing:
-                        warehouse.mark_load(running=True)
-                        writing = True
                     warehouse.upsert(change)
                     change.path.unlink(missing_ok=True)
                 loads.append(
                     TableLoad(change.table.name, change.rows, change.after_seq, change.max_seq)
                 )
-        # also when nothing moved: a load that stopped after its last upsert left the marker
         warehouse.mark_load(running=False)
     finally:
         warehouse.close()

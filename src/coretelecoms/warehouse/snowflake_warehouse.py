@@ -66,7 +66,8 @@ def upload_method(settings: Settings) -> str:
 
 
 class SnowflakeWarehouse:
-    """Sibling of ``DuckDBWarehouse``: ``ensure_tables``, ``watermarks``, ``upsert``, ``close``."""
+    """Sibling of ``DuckDBWarehouse``: ``ensure_tables``, ``watermarks``, ``mark_load``,
+    ``upsert``, ``close``."""
 
     def __init__(self, settings: Settings) -> None:
         import snowflake.connector  # heavy import, only on the snowflake path
@@ -158,7 +159,7 @@ class SnowflakeWarehouse:
             self._cur.executemany(statement, batch.rows())
 
     def mark_load(self, running: bool) -> None:
-        """Say that a load is writing (``running``), or that none is (``LOAD_IN_PROGRESS``)."""
+        """Mark a load as running until it has loaded every table (``LOAD_IN_PROGRESS``)."""
         marks = self._table(WATERMARK_TABLE)
         if running:  # one statement: a marker left by a load that stopped is never off a moment
             self._cur.execute(

@@ -14,9 +14,10 @@ from coretelecoms.contracts import CONTRACTS
 
 SILVER_SCHEMA = "conformed"
 WATERMARK_TABLE = "_load_watermarks"
-# The row of WATERMARK_TABLE that says a load is writing: each raw table commits on its own, so
-# until the load ends raw holds some tables' changes and not others'. dbt's on-run-start refuses
-# to build then (warehouse/macros/raw_load.sql matches rows by the negative change_seq).
+# The row of WATERMARK_TABLE that says a load is running or stopped part way: each raw table
+# commits on its own, so until the load ends raw may hold some tables' changes and not others'.
+# dbt's on-run-start refuses to build then (warehouse/macros/raw_load.sql matches the row by
+# its negative change_seq).
 LOAD_IN_PROGRESS = "_load_in_progress"
 
 # Postgres type -> portable warehouse type (DuckDB and Snowflake both accept these names).

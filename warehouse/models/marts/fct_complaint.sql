@@ -104,7 +104,17 @@ moved as (
             else previous._moved_from_customer_id
         end as _moved_from_customer_id
     from agent_matched
+    {% if is_incremental() %}
     left join {{ previous_rows }} as previous
+    {% else %}
+    -- one row per key: a full refresh is the repair for rows written into the table outside
+    -- dbt, and a duplicated key would otherwise come back through this join
+    left join (
+        select complaint_key, customer_id, request_date, _moved_from_customer_id
+        from {{ previous_rows }}
+        qualify row_number() over (partition by complaint_key order by _change_seq desc) = 1
+    ) as previous
+    {% endif %}
         on agent_matched.complaint_key = previous.complaint_key
 ),
 {% else %}
