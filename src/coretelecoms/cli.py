@@ -324,7 +324,15 @@ def load(
 
 
 @app.command()
-def warehouse(on: str = typer.Option(..., "--date", help="Logical date (YYYY-MM-DD).")) -> None:
+def warehouse(
+    on: str = typer.Option(..., "--date", help="Logical date (YYYY-MM-DD)."),
+    full_refresh: bool = typer.Option(
+        False,
+        "--full-refresh",
+        help="Rebuild every gold model from raw: once after an upgrade that adds a column to "
+        "one (docs/operations.md), or to repair gold written outside dbt.",
+    ),
+) -> None:
     """Move silver changes into the warehouse and run `dbt build` (the DAG's gold tasks)."""
     from coretelecoms.pipeline import tasks
 
@@ -335,7 +343,7 @@ def warehouse(on: str = typer.Option(..., "--date", help="Logical date (YYYY-MM-
         with console.status("loading the warehouse..."):
             moved = tasks.load_warehouse(settings, day, run_id)
         with console.status("dbt build..."):
-            built = tasks.build_warehouse(settings, day, run_id)
+            built = tasks.build_warehouse(settings, day, run_id, full_refresh=full_refresh)
     except Exception as exc:
         raise _stage_error(exc) from exc
     console.print(f"warehouse ({moved['warehouse']}): {moved['rows']:,} changed rows moved")

@@ -273,15 +273,20 @@ def load_warehouse(settings: Settings, logical_date: date | str, run_id: str) ->
     return out
 
 
-def build_warehouse(settings: Settings, logical_date: date | str, run_id: str) -> dict:
+def build_warehouse(
+    settings: Settings, logical_date: date | str, run_id: str, full_refresh: bool = False
+) -> dict:
     """``dbt build`` of the dimensional model (models, snapshots-as-models and tests).
+
+    ``full_refresh`` rebuilds every incremental model from raw: once after an upgrade that adds
+    a column to one (they fail on a schema change), or to repair gold written outside dbt.
 
     Raises:
         DbtError: a model or a test failed; ``failed_nodes`` names them.
     """
     from coretelecoms.warehouse import run_dbt
 
-    result = run_dbt(settings, ["build"])
+    result = run_dbt(settings, ["build", "--full-refresh"] if full_refresh else ["build"])
     return {
         "logical_date": to_date(logical_date).isoformat(),
         "run_id": run_id,

@@ -52,6 +52,32 @@ def test_extract_then_load_one_day_from_the_command_line(cli_env: Settings) -> N
     assert all(r[1] == "succeeded" and r[2] > 0 for r in runs)
 
 
+def test_warehouse_full_refresh_from_the_command_line_repairs_gold(cli_env: Settings) -> None:
+    """`coretelecoms warehouse --full-refresh` is the documented step after an upgrade that adds
+    a gold column, and the repair of rows written into gold outside dbt."""
+    import duckdb
+
+    runner = CliRunner()
+    day = ["--date", DAY.isoformat()]
+    for command in ("extract", "load", "warehouse"):
+        result = runner.invoke(app, [command, *day])
+        assert result.exit_code == 0, result.output
+    conn = duckdb.connect(str(cli_env.duckdb_path))
+    conn.execute("insert into gold.fct_complaint select * from gold.fct_complaint limit 1")
+    conn.close()
+    broken = runner.invoke(app, ["warehouse", *day])
+    assert broken.exit_code != 0
+    assert "unique_fct_complaint_complaint_key" in broken.output
+    repaired = runner.invoke(app, ["warehouse", *day, "--full-refresh"])
+    assert repaired.exit_code == 0, repaired.output
+    conn = duckdb.connect(str(cli_env.duckdb_path), read_only=True)
+    keys = conn.execute(
+        "select count(*) = count(distinct complaint_key) from gold.fct_complaint"
+    ).fetchone()
+    conn.close()
+    assert keys == (True,)
+
+
 @pytest.mark.parametrize(
     "args",
     [
