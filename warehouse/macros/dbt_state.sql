@@ -8,9 +8,16 @@
                                   identifier=identifier)) }}
 {%- endmacro %}
 
-{#- `columns`: the column definitions, e.g. "model_name varchar, change_seq bigint". -#}
+{#- `columns`: the column definitions, e.g. "model_name varchar, change_seq bigint". The schema
+    is created while the hook renders (its own committed statement), and only in the commands
+    that run the hooks: `dbt compile` and `docs generate` render the on-run-start hooks on
+    several threads at once, and two of them creating the schema together failed on DuckDB
+    ("Catalog write-write conflict on create"). -#}
 {% macro create_dbt_state_table(identifier, columns) -%}
     {%- set relation = dbt_state_relation(identifier) -%}
-    {%- do adapter.create_schema(relation) -%}
+    {%- if flags.WHICH in ['run', 'build', 'test', 'seed', 'snapshot', 'retry', 'freshness',
+                           'clone'] -%}
+        {%- do adapter.create_schema(relation) -%}
+    {%- endif -%}
     create table if not exists {{ relation }} ({{ columns }})
 {%- endmacro %}

@@ -756,6 +756,16 @@ def test_dbt_refuses_to_build_on_a_load_that_stopped_part_way(
     run_dbt(settings, ["build"])
 
 
+def test_dbt_compile_works_on_a_new_warehouse(tmp_path: Path) -> None:
+    """`dbt compile` renders the on-run-start hooks on several threads at once; when two of
+    them created the dbt_state schema while rendering, DuckDB failed one on the conflict (5 of
+    6 compiles of a new warehouse). Three new warehouses, as each compile is a fresh race."""
+    for attempt in range(3):
+        home = tmp_path / f"home{attempt}"
+        home.mkdir()
+        run_dbt(Settings(home=home), ["compile"])
+
+
 def test_dbt_failure_names_the_failing_node(scenario: Scenario) -> None:
     """Runs last: it breaks raw data on purpose (an experience level outside the contract, a
     version without a start date)."""
