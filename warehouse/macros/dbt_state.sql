@@ -1,7 +1,7 @@
 {#- The `dbt_state` schema: the build's own bookkeeping tables (tested_watermarks.sql,
     moved_customers.sql), in a schema of their own so gold_checksums and reports do not see
-    them. Every invocation creates what it needs (on-run-start), so it needs the right to
-    `create schema if not exists dbt_state` on Snowflake. -#}
+    them. Every invocation that runs hooks creates what it needs (on-run-start), so it needs the
+    right to `create schema if not exists dbt_state` on Snowflake. -#}
 
 {% macro dbt_state_relation(identifier) -%}
     {{ return(api.Relation.create(database=target.database, schema='dbt_state',
@@ -15,8 +15,9 @@
     ("Catalog write-write conflict on create"). -#}
 {% macro create_dbt_state_table(identifier, columns) -%}
     {%- set relation = dbt_state_relation(identifier) -%}
-    {%- if flags.WHICH in ['run', 'build', 'test', 'seed', 'snapshot', 'retry', 'freshness',
-                           'clone'] -%}
+    {#- the commands whose tasks run the project hooks (dbt 1.11: RunTask's before_run); a
+        `retry` renders as the command it retries -#}
+    {%- if flags.WHICH in ['run', 'build', 'test', 'seed', 'snapshot', 'freshness'] -%}
         {%- do adapter.create_schema(relation) -%}
     {%- endif -%}
     create table if not exists {{ relation }} ({{ columns }})

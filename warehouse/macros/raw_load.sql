@@ -8,7 +8,9 @@
     write models are refused: compile, docs generate and test only read, and an operator
     looking into a failed load needs them. -#}
 {% macro assert_raw_load_complete() -%}
-    {%- if execute and flags.WHICH in ['run', 'build', 'seed', 'snapshot', 'retry'] -%}
+    {#- the commands that write models and run hooks (a `retry` renders as the command it
+        retries; `clone` runs no hooks, so no on-run-start guard can stop it) -#}
+    {%- if execute and flags.WHICH in ['run', 'build', 'seed', 'snapshot'] -%}
         {%- set marks = source('raw', '_load_watermarks') -%}
         {%- if adapter.get_relation(marks.database, marks.schema, marks.identifier) is not none -%}
             {%- set running = run_query(
