@@ -33,8 +33,9 @@
     Limits: the state is keyed by the model's name alone, one table per database, which holds
     while the gold schema is fixed (it is: schemas are used verbatim); a build with `--empty` or
     `--sample` would let vacuous tests advance it, so do not run those against a real
-    warehouse; every invocation that runs hooks needs the right to `create schema if not exists dbt_state`
-    (grant it to the role dbt uses on Snowflake, or create the schema once ahead). -#}
+    warehouse; every invocation that runs hooks needs the right to `create schema if not
+    exists dbt_state` (grant it to the role dbt uses on Snowflake, or create the schema once
+    ahead). -#}
 
 {% macro tested_watermarks_relation() -%}
     {{ return(dbt_state_relation('tested_watermarks')) }}

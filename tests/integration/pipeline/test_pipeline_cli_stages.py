@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import duckdb
 import psycopg
 import pytest
 from typer.testing import CliRunner
@@ -55,8 +56,6 @@ def test_extract_then_load_one_day_from_the_command_line(cli_env: Settings) -> N
 def test_warehouse_full_refresh_from_the_command_line_repairs_gold(cli_env: Settings) -> None:
     """`coretelecoms warehouse --full-refresh` is the documented step after an upgrade that adds
     a gold column, and the repair of rows written into gold outside dbt."""
-    import duckdb
-
     runner = CliRunner()
     day = ["--date", DAY.isoformat()]
     for command in ("extract", "load", "warehouse"):

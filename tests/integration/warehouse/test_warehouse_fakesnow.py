@@ -158,8 +158,8 @@ def test_incremental_lifecycle_records_milestones(snow: SnowScenario) -> None:
 def test_dbt_refuses_to_build_while_a_load_is_marked_on_the_snowflake_target(
     snow: SnowScenario,
 ) -> None:
-    """The loader's marker (written before its first upsert, removed once every table is
-    loaded) stops dbt on Snowflake too, where dbt could run beside a load."""
+    """The loader's marker (written when a load starts, removed once every table is loaded)
+    stops dbt on Snowflake too, where dbt could run beside a load."""
     wh = SnowflakeWarehouse(snow.settings)
     try:
         wh.mark_load(running=True)

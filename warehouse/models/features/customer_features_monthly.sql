@@ -8,7 +8,7 @@
             {% if is_incremental() %}
             delete from {{ this }}
             where customer_id in ({{ moved_customers_since(
-                '(select coalesce(max(_fct_complaint_seq), -1) from ' ~ this ~ ')') }})
+                high_water_mark(this, '_fct_complaint_seq')) }})
             {% endif %}
         """,
     )
@@ -239,10 +239,8 @@ final as (
         cast(monthly.escalation_count as bigint) as escalation_count,
         monthly._change_seq,
         -- the inputs as this build read them: the marks above, written with the rows
-        (select coalesce(max(_change_seq), -1) from {{ ref('fct_complaint') }})
-            as _fct_complaint_seq,
-        (select coalesce(max(_change_seq), -1) from {{ ref('fct_complaint_lifecycle') }})
-            as _fct_complaint_lifecycle_seq
+        {{ high_water_mark(ref('fct_complaint')) }} as _fct_complaint_seq,
+        {{ high_water_mark(ref('fct_complaint_lifecycle')) }} as _fct_complaint_lifecycle_seq
     from rolling as monthly
     where monthly.is_rebuilt
 )

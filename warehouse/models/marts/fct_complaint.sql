@@ -155,9 +155,8 @@ final as (
         end as _change_seq,
         _moved_from_customer_id,
         -- the dimensions as this build read them: the marks above, written with the rows
-        (select coalesce(max(_change_seq), -1) from {{ ref('dim_customer') }})
-            as _dim_customer_seq,
-        (select coalesce(max(_change_seq), -1) from {{ ref('dim_agent') }}) as _dim_agent_seq
+        {{ high_water_mark(ref('dim_customer')) }} as _dim_customer_seq,
+        {{ high_water_mark(ref('dim_agent')) }} as _dim_agent_seq
     from moved
 )
 
